@@ -1,0 +1,10 @@
+"""redhorn: a fast REST and OData API over Visma Business databases."""
+
+from __future__ import annotations
+
+from redhorn.application import create_app
+from redhorn.settings import Settings, SettingsError, load_settings
+
+__version__ = "0.1.0"
+
+__all__ = ["Settings", "SettingsError", "__version__", "create_app", "load_settings"]

@@ -1,0 +1,181 @@
+"""The resource endpoints. Each step is one call into the module that owns it:
+
+request -> resolve (metadata) -> parse (OData) -> plan (paging) -> compile (dialect) -> execute
+(engine) -> encode (msgspec).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from redhorn.encoding import encode, encode_list, encode_row
+from redhorn.errors import InvalidQuery, RowNotFound
+from redhorn.metadata import Table
+from redhorn.odata.binder import bind_filter
+from redhorn.odata.parser import QueryOptions, parse_query_options
+from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
+from redhorn.query import ListPlan, next_page_token, plan_get, plan_list
+from redhorn.resolve import resolve_database, resolve_table
+from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.state import State
+
+JSON = "application/json; odata.metadata=minimal"
+
+
+def _state(request: Request) -> State:
+    state: State = request.app.state.redhorn
+    return state
+
+
+def _query_pairs(request: Request) -> list[tuple[str, str]]:
+    return parse_qsl(request.url.query, keep_blank_values=True)
+
+
+def _requested_page_size(request: Request, maximum: int) -> tuple[int, str | None]:
+    """The page size: `Prefer: odata.maxpagesize=N` when given and smaller than the maximum."""
+    prefer = request.headers.get("prefer")
+    if prefer:
+        for preference in prefer.split(","):
+            name, _, value = preference.strip().partition("=")
+            if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
+                size = min(max(int(value.strip()), 1), maximum)
+                return size, f"odata.maxpagesize={size}"
+    return maximum, None
+
+
+def _binding(database: str, table: Table, options: QueryOptions, user: str) -> str:
+    select = ",".join(name.lower() for name in options.select) if options.select else "*"
+    return query_binding(
+        database, table.resource, options.filter_text, options.order_by_text, select, options.top, options.count, user
+    )
+
+
+def _next_link(request: Request, token: str) -> str:
+    pairs = [(k, v) for k, v in _query_pairs(request) if k.lower() not in ("$skiptoken", "$skip")]
+    pairs.append(("$skiptoken", token))
+    query = "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(36) + ',()')}" for k, v in pairs)
+    return str(request.url.replace(query=query))
+
+
+async def list_rows(request: Request) -> Response:
+    """GET /api/{companyNo}/{resource}: a page of rows with server-driven paging."""
+    state = _state(request)
+    database = resolve_database(state.metadata, request.path_params["database"])
+    table = resolve_table(database, request.path_params["resource"])
+    options = parse_query_options(_query_pairs(request), state.limits)
+    page_size, applied = _requested_page_size(request, state.settings.query.max_page_size)
+    binding = _binding(database.name, table, options, user="")
+    token: PageToken | None = None
+    if options.skiptoken is not None:
+        token = verify_page_token(state.page_token_key, binding, options.skiptoken)
+    plan = plan_list(table, options, page_size=page_size, token=token)
+    rows, count = await _fetch_page(state, database.name, plan, options)
+    next_link = None
+    if plan.more_possible and len(rows) > plan.page_size:
+        rows = rows[: plan.page_size]
+        next_token = next_page_token(plan, rows)
+        next_link = _next_link(request, sign_page_token(state.page_token_key, binding, next_token))
+    body = encode_list(plan.query.columns, rows, width=len(plan.query.output), count=count, next_link=next_link)
+    headers = {"Preference-Applied": applied} if applied else None
+    return Response(body, media_type=JSON, headers=headers)
+
+
+async def _fetch_page(
+    state: State, database: str, plan: ListPlan, options: QueryOptions
+) -> tuple[list[tuple[Any, ...]], int | None]:
+    engine = state.engine
+    timeout = state.settings.query.statement_timeout_seconds
+    statement = compile_select(engine.dialect, plan.query)
+    if not options.count:
+        return await engine.fetch(database, statement, timeout=timeout), None
+    count_statement = compile_count(engine.dialect, plan.query.table, plan.query.where)
+    rows, count_rows = await asyncio.gather(
+        engine.fetch(database, statement, timeout=timeout), engine.fetch(database, count_statement, timeout=timeout)
+    )
+    return rows, int(count_rows[0][0])
+
+
+def _key_segments(request: Request) -> list[str]:
+    """The key segments from the raw path, so that an encoded `/` (%2F) inside a key stays inside it."""
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    parts = raw_path.decode("latin-1").split("?")[0].split("/")
+    return [unquote(part) for part in parts[4:]]
+
+
+async def get_row(request: Request) -> Response:
+    """GET /api/{companyNo}/{resource}/{key...}: one row by its primary key; `/$count` counts."""
+    state = _state(request)
+    database = resolve_database(state.metadata, request.path_params["database"])
+    table = resolve_table(database, request.path_params["resource"])
+    segments = _key_segments(request)
+    pairs = _query_pairs(request)
+    options = parse_query_options(pairs, state.limits)
+    if segments == ["$count"]:
+        return await _count(state, database.name, table, options)
+    for name, _ in pairs:
+        if name.lower() not in ("$select", "$format") and name.startswith("$"):
+            raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
+    query = plan_get(table, segments, options.select)
+    rows = await state.engine.fetch(
+        database.name,
+        compile_select(state.engine.dialect, query),
+        timeout=state.settings.query.statement_timeout_seconds,
+    )
+    if not rows:
+        key = "/".join(segments)
+        raise RowNotFound(f"No row of {table.resource!r} has the key {key!r}")
+    return Response(encode_row(query.output, rows[0]), media_type=JSON)
+
+
+async def _count(state: State, database: str, table: Table, options: QueryOptions) -> Response:
+    where = bind_filter(options.filter, table) if options.filter is not None else None
+    statement = compile_count(state.engine.dialect, table, where)
+    rows = await state.engine.fetch(database, statement, timeout=state.settings.query.statement_timeout_seconds)
+    return Response(str(int(rows[0][0])), media_type="text/plain")
+
+
+async def list_resources(request: Request) -> Response:
+    """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
+    state = _state(request)
+    database = resolve_database(state.metadata, request.path_params["database"])
+    base = str(request.url.replace(query="")).rstrip("/")
+    value = [
+        {
+            "name": table.resource,
+            "title": table.name,
+            "kind": "view" if table.is_view else "table",
+            "extension": not table.known,
+            "key": [column.name for column in table.key],
+            "url": f"{base}/{table.resource}",
+            "count": f"{base}/{table.resource}/$count",
+        }
+        for table in database.tables
+    ]
+    return Response(encode({"value": value}), media_type=JSON)
+
+
+async def health(request: Request) -> Response:
+    """GET /health: liveness and whether each database answers; no authentication, no data."""
+    state = _state(request)
+    names = sorted(
+        {state.metadata.system_database, state.metadata.catalog_database}
+        | {company.database for company in state.metadata.companies.values()}
+    )
+
+    async def check(name: str) -> str:
+        try:
+            await state.engine.ping(name)
+        except Exception:
+            return "unavailable"
+        return "ok"
+
+    results = await asyncio.gather(*(check(name) for name in names))
+    databases = dict(zip(names, results, strict=True))
+    healthy = all(result == "ok" for result in results)
+    body = {"status": "ok" if healthy else "degraded", "databases": databases}
+    return Response(encode(body), status_code=200 if healthy else 503, media_type="application/json")

@@ -1,0 +1,114 @@
+"""The Starlette application: routes, middleware, error handlers and the lifespan that builds State."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from redhorn import api
+from redhorn.crawler import crawl
+from redhorn.dictionary import load_dictionary
+from redhorn.engines.base import Engine
+from redhorn.engines.sqlite import SqliteEngine
+from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
+from redhorn.https import HttpsOnlyMiddleware
+from redhorn.odata.parser import QueryLimits
+from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
+from redhorn.state import State
+
+logger = logging.getLogger("redhorn")
+
+SETTINGS_ENV = "REDHORN_SETTINGS"
+
+
+def default_settings_file() -> Path:
+    """`$REDHORN_SETTINGS`, else `config/appsettings.json` under the current directory."""
+    return Path(os.environ.get(SETTINGS_ENV) or Path.cwd() / "config" / "appsettings.json").resolve()
+
+
+def root_of(settings_file: Path) -> Path:
+    """The application root for a settings file: the folder holding `config/`, as in the original."""
+    folder = settings_file.resolve().parent
+    return folder.parent if folder.name == "config" else folder
+
+
+def create_engine(settings: Settings, root: Path) -> Engine:
+    """The engine `VismaConnection.VismaDbConnectionString` asks for.
+
+    `Engine=sqlite;Data Source=~/data` is the embedded default: one SQLite file per database.
+
+    Raises:
+        SettingsError: the connection string names no engine redhorn has.
+    """
+    pairs = parse_connection_string(settings.visma_connection.visma_db_connection_string)
+    engine = pairs.get("engine", "").lower()
+    query = settings.query
+    if engine == "sqlite":
+        folder = resolve_path(pairs.get("data source", "~/data"), root)
+        return SqliteEngine(folder, pool_size=query.pool_size, timeout=query.statement_timeout_seconds)
+    raise SettingsError(
+        "VismaConnection.VismaDbConnectionString: unknown engine; expected 'Engine=sqlite;Data Source=<folder>'"
+    )
+
+
+def page_token_key(settings: Settings) -> bytes:
+    """The key that signs `$skiptoken`s: derived from the shared token key, else random per process."""
+    if settings.tokens.signing_key:
+        return hmac.new(settings.tokens.signing_key.encode(), b"redhorn skiptoken", hashlib.sha256).digest()
+    return secrets.token_bytes(32)
+
+
+def create_app(
+    settings: Settings | None = None, *, settings_file: Path | None = None, root: Path | None = None
+) -> Starlette:
+    """The redhorn ASGI application.
+
+    Args:
+        settings: settings already loaded (tests inject them); else read from `settings_file`.
+        settings_file: the settings file; defaults to `$REDHORN_SETTINGS` or `config/appsettings.json`.
+        root: the application's root, which `~` in settings paths means.
+    """
+    if settings is None:
+        path = settings_file or default_settings_file()
+        settings = load_settings(path)
+        root = root or root_of(path)
+    app_root = root or Path.cwd()
+    loaded: Settings = settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(loaded, app_root)
+        try:
+            metadata = await crawl(engine, load_dictionary())
+            query = loaded.query
+            limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
+            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, page_token_key(loaded))
+            yield
+        finally:
+            await engine.close()
+
+    routes = [
+        Route("/health", api.health, methods=["GET"]),
+        Route("/api/{database}", api.list_resources, methods=["GET"]),
+        Route("/api/{database}/{resource}", api.list_rows, methods=["GET"]),
+        Route("/api/{database}/{resource}/{key:path}", api.get_row, methods=["GET"]),
+    ]
+    handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
+    middleware = [Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies)]
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """The factory `redhorn serve` gives uvicorn, so every worker reads the same settings file."""
+    return create_app()

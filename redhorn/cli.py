@@ -1,0 +1,123 @@
+"""The `redhorn` command line: serve the API, build the demo, make a development certificate."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from redhorn.application import SETTINGS_ENV, create_engine, default_settings_file, root_of
+from redhorn.demo import build_demo, demo_exists
+from redhorn.settings import SettingsError, load_settings, parse_connection_string, resolve_path
+from redhorn.tls import make_development_certificate
+
+
+def _settings_path(value: str | None) -> Path:
+    return Path(value).resolve() if value else default_settings_file()
+
+
+def _demo_folder(settings_file: Path) -> Path:
+    settings = load_settings(settings_file)
+    pairs = parse_connection_string(settings.visma_connection.visma_db_connection_string)
+    return resolve_path(pairs.get("data source", "~/data"), root_of(settings_file))
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    folder = Path(args.folder).resolve() if args.folder else _demo_folder(_settings_path(args.settings))
+    if args.if_missing and demo_exists(folder):
+        print(f"Demo databases already in {folder}")
+        return 0
+    print(f"Building the demo databases in {folder} (scale {args.scale}) ...", flush=True)
+    seconds = build_demo(folder, scale=args.scale)
+    print(f"Built in {seconds:.1f} s")
+    return 0
+
+
+def _certificate_paths(settings_file: Path) -> tuple[Path, Path]:
+    settings = load_settings(settings_file)
+    root = root_of(settings_file)
+    return resolve_path(settings.server.certificate_file, root), resolve_path(settings.server.key_file, root)
+
+
+def command_dev_cert(args: argparse.Namespace) -> int:
+    certificate, key = _certificate_paths(_settings_path(args.settings))
+    if args.if_missing and certificate.is_file() and key.is_file():
+        print(f"Development certificate already at {certificate}")
+        return 0
+    make_development_certificate(certificate, key)
+    print(f"Wrote a self-signed development certificate to {certificate}")
+    return 0
+
+
+def command_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings_file = _settings_path(args.settings)
+    settings = load_settings(settings_file)
+    create_engine(settings, root_of(settings_file))  # fail early on a bad connection string
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    tls: dict[str, str] = {}
+    scheme = "http"
+    if not args.no_tls:
+        certificate, key = _certificate_paths(settings_file)
+        if not certificate.is_file() or not key.is_file():
+            print(f"No TLS certificate at {certificate}; run 'redhorn dev-cert' or set Server.CertificateFile")
+            return 2
+        tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(key)}
+        scheme = "https"
+    os.environ[SETTINGS_ENV] = str(settings_file)
+    print(f"redhorn serves {scheme}://{host}:{port}/api/9999/orders?$top=5&$count=true", flush=True)
+    uvicorn.run(
+        "redhorn.application:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=args.workers,
+        proxy_headers=False,  # forwarded headers are honoured only from Server.TrustedProxies
+        server_header=False,
+        access_log=not args.no_access_log,
+        log_level=args.log_level,
+        **tls,  # type: ignore[arg-type]
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="redhorn", description="A REST/OData API over Visma Business.")
+    parser.add_argument("--settings", help="settings file (default: $REDHORN_SETTINGS or config/appsettings.json)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API over HTTPS")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-tls", action="store_true", help="plain HTTP, for use behind a trusted TLS proxy")
+    serve.add_argument("--no-access-log", action="store_true")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(handler=command_serve)
+
+    demo = commands.add_parser("demo", help="build the demo databases")
+    demo.add_argument("--scale", type=float, default=1.0, help="1.0 = 200,000 orders and 1,000,000 order lines")
+    demo.add_argument("--folder", help="where to write them (default: the settings' Data Source)")
+    demo.add_argument("--if-missing", action="store_true")
+    demo.set_defaults(handler=command_demo)
+
+    cert = commands.add_parser("dev-cert", help="make a self-signed certificate for 127.0.0.1")
+    cert.add_argument("--if-missing", action="store_true")
+    cert.set_defaults(handler=command_dev_cert)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except SettingsError as exc:
+        print(f"redhorn: {exc}", file=sys.stderr)
+        return 2
+    return code

@@ -1,0 +1,888 @@
+"""The demo databases: Visma-shaped SQLite files with realistic, deterministic data.
+
+`build_demo(folder, scale=1.0)` writes `vbsys.db` (companies and users), `Catalog.db`, `F9999.db`
+(5,000 associates, 20,000 products, 200,000 orders, 1,000,000 order lines at scale 1) and a small
+second company `F0001`. The schema comes from the data dictionary, stored as Visma stores data:
+dates as int yyyymmdd (0 when empty), times as int hhmm, 0 or '' rather than NULL for "not set",
+text compared case-insensitively as in SQL Server's default collation. One Data Model Extension
+(the table `ACME_DelRoute` and the column `Actor.ACME_Segment`) is added outside the dictionary.
+
+Files are built under temporary names and renamed into place, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
+
+logger = logging.getLogger("redhorn.demo")
+
+DEMO_COMPANY = 9999
+SMALL_COMPANY = 1
+SEED = 9999
+
+_FIRST = (
+    "Nord",
+    "Fjord",
+    "Berg",
+    "Sol",
+    "Vest",
+    "Øst",
+    "Lys",
+    "Stein",
+    "Skog",
+    "Havn",
+    "Elv",
+    "Storm",
+    "Fjell",
+    "Sjø",
+    "Dal",
+    "Lin",
+    "Ask",
+    "Bjørk",
+    "Furu",
+    "Eik",
+    "Kyst",
+    "Vik",
+    "Nes",
+    "Holm",
+    "Strand",
+    "Ås",
+    "Møre",
+)
+_SECOND = (
+    "tek",
+    "bygg",
+    "data",
+    "mat",
+    "transport",
+    "elektro",
+    "rør",
+    "design",
+    "handel",
+    "consult",
+    "marin",
+    "energi",
+    "maskin",
+    "lager",
+    "trykk",
+    "møbler",
+    "auto",
+    "regnskap",
+    "service",
+    "industri",
+    "frakt",
+)
+_FORM = ("AS", "AS", "AS", "ASA", "AB", "ApS", "& Co AS", "Holding AS")
+_GIVEN = (
+    "Anne",
+    "Ola",
+    "Kari",
+    "Per",
+    "Ingrid",
+    "Lars",
+    "Sofie",
+    "Erik",
+    "Nora",
+    "Jonas",
+    "Emma",
+    "Magnus",
+    "Sara",
+    "Henrik",
+    "Ida",
+    "Anders",
+    "Maja",
+    "Kristian",
+    "Thea",
+    "Martin",
+    "Elin",
+    "Johan",
+    "Astrid",
+    "Sven",
+)
+_FAMILY = (
+    "Hansen",
+    "Johansen",
+    "Olsen",
+    "Larsen",
+    "Andersen",
+    "Pedersen",
+    "Nilsen",
+    "Kristiansen",
+    "Jensen",
+    "Karlsen",
+    "Berg",
+    "Haugen",
+    "Lindqvist",
+    "Svensson",
+    "Nielsen",
+    "Dahl",
+    "Lund",
+    "Bakke",
+    "Moen",
+)
+_STREET = (
+    "Storgata",
+    "Kirkeveien",
+    "Strandveien",
+    "Industriveien",
+    "Sjøgata",
+    "Parkveien",
+    "Skolegata",
+    "Havnegata",
+    "Fjordveien",
+    "Drammensveien",
+    "Kongens gate",
+    "Bryggen",
+    "Torget",
+    "Nygata",
+    "Elvegata",
+)
+_PLACES = (
+    ("0150", "OSLO", 47),
+    ("5003", "BERGEN", 47),
+    ("7011", "TRONDHEIM", 47),
+    ("4006", "STAVANGER", 47),
+    ("9008", "TROMSØ", 47),
+    ("3015", "DRAMMEN", 47),
+    ("1606", "FREDRIKSTAD", 47),
+    ("4608", "KRISTIANSAND", 47),
+    ("6003", "ÅLESUND", 47),
+    ("8006", "BODØ", 47),
+    ("111 20", "STOCKHOLM", 46),
+    ("411 04", "GÖTEBORG", 46),
+    ("211 20", "MALMÖ", 46),
+    ("1050", "KØBENHAVN K", 45),
+    ("8000", "AARHUS C", 45),
+)
+_MATERIAL = (
+    "Galvanised steel",
+    "Stainless",
+    "Aluminium",
+    "Brass",
+    "Oak",
+    "Pine",
+    "PVC",
+    "Copper",
+    "Nylon",
+    "Cast iron",
+)
+_ITEM = (
+    "bolt",
+    "nut",
+    "washer",
+    "bracket",
+    "hinge",
+    "pipe",
+    "valve",
+    "cable",
+    "panel",
+    "beam",
+    "screw",
+    "fitting",
+    "clamp",
+    "hose",
+    "filter",
+    "bearing",
+    "gasket",
+    "sleeve",
+    "plate",
+    "rail",
+)
+_PRODUCT_GROUPS = ("HW", "EL", "VV", "TR", "VE", "MA")
+_CURRENCIES = (
+    (47, "NOK", "Norwegian krone", 1.0),
+    (46, "SEK", "Swedish krona", 0.98),
+    (45, "DKK", "Danish krone", 1.55),
+    (44, "GBP", "Pound sterling", 13.4),
+    (49, "EUR", "Euro", 11.6),
+    (1, "USD", "US dollar", 10.7),
+)
+_UNITS = ((1, "pcs", 0), (2, "box", 0), (3, "kg", 3), (4, "m", 2), (5, "l", 2), (6, "hour", 2), (7, "pallet", 0))
+_DELIVERY_METHODS = ((1, "Pick-up"), (2, "Post"), (3, "Courier"), (4, "Own transport"), (5, "Freight"))
+_ACCOUNTS = (
+    (1500, "Customer receivables"),
+    (1920, "Bank deposits"),
+    (2400, "Supplier payables"),
+    (2700, "Output VAT"),
+    (2710, "Input VAT"),
+    (3000, "Sales revenue, taxable"),
+    (3100, "Sales revenue, exempt"),
+    (4000, "Purchase of goods"),
+    (4300, "Purchases for resale"),
+    (5000, "Salaries"),
+    (5400, "Employer's tax"),
+    (6300, "Rent"),
+    (6800, "Office supplies"),
+    (7100, "Car expenses"),
+    (7700, "Other costs"),
+    (8050, "Interest income"),
+    (8150, "Interest costs"),
+)
+
+
+def dict_sql_type(table: DictionaryTable, column_sql: str, type_text: str) -> str:
+    """The SQLite column definition for a dictionary type, with Visma's 'not set' default."""
+    lowered = type_text.lower()
+    if lowered.startswith("varchar"):
+        return f"{type_text.upper()} NOT NULL DEFAULT '' COLLATE NOCASE"
+    if lowered.startswith("decimal"):
+        return f"{type_text.upper()} NOT NULL DEFAULT 0"
+    if table.key == (column_sql,) and lowered == "int":
+        return "INTEGER NOT NULL"  # the rowid alias: the key is the table's own order
+    return f"{type_text.upper()} NOT NULL DEFAULT 0"
+
+
+def create_schema(connection: sqlite3.Connection, dictionary: Dictionary, kind: DatabaseKind) -> None:
+    """Create the tables (and the views over Actor) that the dictionary describes for `kind`."""
+    views: list[DictionaryTable] = []
+    for table in dictionary.tables(kind):
+        if table.kind == "view":
+            views.append(table)
+            continue
+        columns = [f'"{c.sql}" {dict_sql_type(table, c.sql, c.type)}' for c in table.columns]
+        key = ", ".join(f'"{k}"' for k in table.key)
+        single_int = len(table.key) == 1 and table.columns[0].type == "int" and table.columns[0].sql == table.key[0]
+        suffix = "" if single_int else " WITHOUT ROWID"
+        connection.execute(f'CREATE TABLE "{table.sql}" ({", ".join(columns)}, PRIMARY KEY ({key})){suffix}')
+    filters = {"CustV": '"CustNo" <> 0', "SupV": '"SupNo" <> 0', "EmpV": '"EmpNo" <> 0'}
+    for view in views:
+        connection.execute(f'CREATE VIEW "{view.sql}" AS SELECT * FROM "Actor" WHERE {filters[view.sql]}')
+
+
+def _insert(connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    connection.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+
+
+def _date(day: dt.date) -> int:
+    return day.year * 10000 + day.month * 100 + day.day
+
+
+def _company_name(rng: random.Random) -> str:
+    return f"{rng.choice(_FIRST)}{rng.choice(_SECOND)} {rng.choice(_FORM)}"
+
+
+class _Company:
+    """Generates one company database's rows; counts scale with `scale`."""
+
+    def __init__(self, connection: sqlite3.Connection, rng: random.Random, scale: float, today: dt.date) -> None:
+        self.db = connection
+        self.rng = rng
+        self.scale = scale
+        self.today = today
+        self.first_day = today - dt.timedelta(days=6 * 365)
+        self.customers: list[tuple[int, str, str, str, str, int, int]] = []
+        self.suppliers: list[tuple[int, str, str, str, str, int, int]] = []
+        self.products: list[tuple[str, str, float, int]] = []
+
+    def count(self, full: int, minimum: int = 5) -> int:
+        return max(minimum, int(full * self.scale))
+
+    def day(self, position: float) -> dt.date:
+        span = (self.today - self.first_day).days
+        return self.first_day + dt.timedelta(days=int(span * position))
+
+    def build(self) -> None:
+        self.reference_tables()
+        self.associates()
+        self.products_and_stock()
+        self.orders()
+        self.ledger()
+        self.other_tables()
+        self.extension()
+
+    def reference_tables(self) -> None:
+        _insert(
+            self.db,
+            "Cur",
+            ("CurNo", "ISO", "Nm", "ExRt", "ChDt"),
+            [(no, iso, name, rate, _date(self.today)) for no, iso, name, rate in _CURRENCIES],
+        )
+        _insert(self.db, "Unit", ("UnitNo", "Descr", "Dec"), _UNITS)
+        texts = [(16, lang, no, name) for lang in (44, 46, 47) for no, name, _ in _UNITS]
+        texts += [(5, lang, no, name) for lang in (44, 46, 47) for no, name in _DELIVERY_METHODS]
+        _insert(self.db, "Txt", ("TxtTp", "Lang", "TxtNo", "Txt"), texts)
+        _insert(
+            self.db,
+            "Ac",
+            ("AcNo", "Nm", "AcGr", "TxCd", "ChDt", "CreDt"),
+            [
+                (no, name, str(no // 1000), 1 if no // 1000 == 3 else 0, 0, _date(self.first_day))
+                for no, name in _ACCOUNTS
+            ],
+        )
+        _insert(
+            self.db,
+            "AcNoSer",
+            ("AcCl", "FrNo", "ToNo", "AcIntProc", "Descr"),
+            [
+                (1, 10000, 49999, 0, "Customers"),
+                (2, 50000, 59999, 0, "Suppliers"),
+                (3, 1000, 9999, 0, "GL accounts"),
+                (5, 1, 9999, 0, "Employees"),
+            ],
+        )
+        for n in range(1, 13):
+            rows = [
+                (i if n <= 6 else f"R{n}-{i:03d}", f"Unit {n}.{i} {self.rng.choice(_FIRST)}") for i in range(1, 6 + n)
+            ]
+            _insert(self.db, f"R{n}", ("RNo", "Nm"), rows)
+
+    def associates(self) -> None:
+        rng = self.rng
+        total = self.count(5000, 30)
+        suppliers = max(5, total // 6)
+        employees = max(3, total // 25)
+        rows = []
+        for act_no in range(1, total + 1):
+            post_code, area, country = rng.choice(_PLACES)
+            cust_no = sup_no = emp_no = 0
+            if act_no <= employees:
+                emp_no = act_no
+                name = f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
+            elif act_no <= employees + suppliers:
+                sup_no = 50000 + act_no
+                name = _company_name(rng)
+            else:
+                cust_no = 10000 + act_no
+                name = _company_name(rng)
+            address = f"{rng.choice(_STREET)} {rng.randint(1, 120)}"
+            currency = {47: 47, 46: 46, 45: 45}[country] if rng.random() < 0.9 else 49
+            created = self.day(rng.random() * 0.5)
+            row = (
+                act_no,
+                name,
+                name.split()[0][:80],
+                cust_no,
+                sup_no,
+                emp_no,
+                address,
+                post_code,
+                area,
+                country,
+                f"+{country} {rng.randint(20000000, 99999999)}",
+                f"post@{name.split()[0].lower()}.example",
+                currency,
+                1 + act_no % 5,
+                _date(created),
+                _date(self.day(0.5 + rng.random() * 0.5)),
+            )
+            rows.append(row)
+            entry = (act_no, name, address, post_code, area, country, currency)
+            if cust_no:
+                self.customers.append((cust_no, *entry[1:]))
+            elif sup_no:
+                self.suppliers.append((sup_no, *entry[1:]))
+        _insert(
+            self.db,
+            "Actor",
+            (
+                "ActNo",
+                "Nm",
+                "Shrt",
+                "CustNo",
+                "SupNo",
+                "EmpNo",
+                "Ad1",
+                "PNo",
+                "PArea",
+                "Ctry",
+                "Phone",
+                "MailAd",
+                "Cur",
+                "R1",
+                "CreDt",
+                "ChDt",
+            ),
+            rows,
+        )
+
+    def products_and_stock(self) -> None:
+        rng = self.rng
+        total = self.count(20000, 40)
+        rows, stock, scans = [], [], []
+        for i in range(1, total + 1):
+            group = _PRODUCT_GROUPS[i % len(_PRODUCT_GROUPS)]
+            prod_no = f"{group}-{i:06d}"
+            description = f"{rng.choice(_MATERIAL)} {rng.choice(_ITEM)} {rng.randint(4, 60)}x{rng.randint(10, 400)}"
+            price = round(rng.uniform(5, 5000), 2)
+            unit = rng.choice(_UNITS)[0]
+            self.products.append((prod_no, description, price, unit))
+            rows.append(
+                (
+                    prod_no,
+                    description,
+                    unit,
+                    1 + i % 40,
+                    1 + i % 3,
+                    i % 20 + 1,
+                    round(rng.uniform(0.01, 40), 3),
+                    _date(self.day(rng.random())),
+                    _date(self.day(0.2 * rng.random())),
+                )
+            )
+            for warehouse in (1, 2) if i % 3 == 0 else (1,):
+                stock.append(
+                    (
+                        prod_no,
+                        warehouse,
+                        rng.randint(0, 500),
+                        rng.randint(0, 50),
+                        rng.randint(0, 40),
+                        round(price * 0.6, 2),
+                    )
+                )
+            scans.append((prod_no, f"{7040000000000 + i * 7:013d}", "EAN-13"))
+        _insert(
+            self.db,
+            "Prod",
+            ("ProdNo", "Descr", "StSaleUn", "ProdGr", "ProdTp", "PrCatNo", "NWgtU", "ChDt", "CreDt"),
+            rows,
+        )
+        _insert(self.db, "StcBal", ("ProdNo", "StcNo", "Bal", "StcInc", "ShpRsv", "PhCstPr"), stock)
+        _insert(self.db, "ScanCd", ("ProdNo", "SCd", "Descr"), scans)
+        _insert(
+            self.db,
+            "ProdCat",
+            ("PrCatNo", "Descr"),
+            [(i, f"{rng.choice(_MATERIAL)} {rng.choice(_ITEM)}s") for i in range(1, 21)],
+        )
+        matrix = []
+        for line in range(1, self.count(5000) + 1):
+            prod_no, _, price, _ = rng.choice(self.products)
+            cust_no = rng.choice(self.customers)[0] if rng.random() < 0.5 else 0
+            matrix.append(
+                (
+                    line,
+                    prod_no,
+                    cust_no,
+                    round(price * rng.uniform(0.8, 1.0), 2),
+                    rng.choice((0, 5, 10, 15)),
+                    round(price * 0.6, 2),
+                    _date(self.day(rng.random() * 0.8)),
+                    0,
+                )
+            )
+        _insert(self.db, "PrDcMat", ("LnNo", "ProdNo", "CustNo", "SalePr", "SaleDcP", "CstPr", "FrDt", "ToDt"), matrix)
+
+    def orders(self) -> None:
+        rng = self.rng
+        total = self.count(200_000, 50)
+        target_lines = self.count(1_000_000, 250)
+        counts = [rng.randint(1, 9) for _ in range(total)]
+        difference = target_lines - sum(counts)
+        step = 1 if difference > 0 else -1
+        index = 0
+        while difference:
+            if 1 <= counts[index % total] + step <= 20:
+                counts[index % total] += step
+                difference -= step
+            index += 1
+        heads = []
+        products, random_ = self.products, rng.random
+
+        def lines() -> Iterator[tuple[Any, ...]]:
+            for order_no in range(1, total + 1):
+                position = order_no / total
+                order_day = self.day(position)
+                sale = random_() < 0.85
+                party = rng.choice(self.customers if sale else self.suppliers)
+                number, name, address, post_code, area, _, currency = party
+                invoiced = position < 0.97
+                delivery = order_day + dt.timedelta(days=rng.randint(1, 21))
+                heads.append(
+                    (
+                        order_no,
+                        _date(order_day),
+                        1 if sale else 6,
+                        number if sale else 0,
+                        0 if sale else number,
+                        name,
+                        address,
+                        post_code,
+                        area,
+                        name,
+                        address,
+                        post_code,
+                        area,
+                        rng.choice(_DELIVERY_METHODS)[0],
+                        _date(delivery),
+                        f"PO-{rng.randint(1000, 99999)}",
+                        currency,
+                        1.0,
+                        f"INV{order_no:08d}" if invoiced and sale else "",
+                        rng.randint(1, 5),
+                    )
+                )
+                for line_no in range(1, counts[order_no - 1] + 1):
+                    prod_no, description, price, unit = products[int(random_() * len(products))]
+                    quantity = rng.randint(1, 40) if random_() < 0.8 else round(random_() * 100, 2)
+                    amount = round(quantity * price, 2)
+                    yield (
+                        order_no,
+                        line_no,
+                        prod_no,
+                        description,
+                        quantity,
+                        price,
+                        amount,
+                        unit,
+                        1 if sale else 6,
+                        _date(order_day) if invoiced else 0,
+                        _date(delivery),
+                        currency,
+                        quantity if invoiced else 0,
+                        line_no * 10,
+                    )
+
+        _insert(
+            self.db,
+            "OrdLn",
+            (
+                "OrdNo",
+                "LnNo",
+                "ProdNo",
+                "Descr",
+                "NoInvoAb",
+                "Price",
+                "Am",
+                "Un",
+                "TrTp",
+                "TrDt",
+                "DelDt",
+                "Cur",
+                "NoInvo",
+                "Srt",
+            ),
+            lines(),
+        )
+        _insert(
+            self.db,
+            "Ord",
+            (
+                "OrdNo",
+                "OrdDt",
+                "TrTp",
+                "CustNo",
+                "SupNo",
+                "Nm",
+                "Ad1",
+                "PNo",
+                "PArea",
+                "DelNm",
+                "DelAd1",
+                "DelPNo",
+                "DelPArea",
+                "DelMt",
+                "DelDt",
+                "CSOrdNo",
+                "Cur",
+                "ExRt",
+                "InvoNo",
+                "R1",
+            ),
+            heads,
+        )
+
+    def ledger(self) -> None:
+        rng = self.rng
+        customer_rows, supplier_rows, gl_rows, open_rows = [], [], [], []
+        for entry in range(1, self.count(30000) + 1):
+            customer = rng.choice(self.customers)
+            voucher_day = self.day(entry / self.count(30000))
+            amount = round(rng.uniform(100, 50000), 2)
+            customer_rows.append(
+                (
+                    entry // 10 + 1,
+                    entry,
+                    customer[0],
+                    100000 + entry,
+                    _date(voucher_day),
+                    _date(voucher_day + dt.timedelta(days=14)),
+                    "Invoice",
+                    f"INV{entry:08d}",
+                    rng.randint(1, 1000),
+                    amount,
+                    amount,
+                    customer[6],
+                    1.0,
+                )
+            )
+            gl_rows.append(
+                (
+                    entry // 10 + 1,
+                    entry,
+                    rng.choice(_ACCOUNTS)[0],
+                    100000 + entry,
+                    _date(voucher_day),
+                    _date(voucher_day),
+                    "Invoice",
+                    amount,
+                    47,
+                    1.0,
+                    amount,
+                    1,
+                )
+            )
+            if entry % 10 == 0:
+                open_rows.append(
+                    (
+                        entry // 10 + 1,
+                        entry,
+                        customer[0],
+                        f"INV{entry:08d}",
+                        _date(voucher_day + dt.timedelta(days=14)),
+                        amount,
+                    )
+                )
+        for entry in range(1, self.count(5000) + 1):
+            supplier = rng.choice(self.suppliers)
+            voucher_day = self.day(entry / self.count(5000))
+            supplier_rows.append(
+                (
+                    entry // 10 + 1,
+                    entry,
+                    supplier[0],
+                    200000 + entry,
+                    _date(voucher_day),
+                    _date(voucher_day + dt.timedelta(days=30)),
+                    f"S{entry:07d}",
+                    -round(rng.uniform(100, 20000), 2),
+                )
+            )
+        _insert(
+            self.db,
+            "CustTr",
+            ("JNo", "EntNo", "CustNo", "VoNo", "VoDt", "DueDt", "Txt", "InvoNo", "OrdNo", "Am", "CurAm", "Cur", "ExRt"),
+            customer_rows,
+        )
+        _insert(
+            self.db,
+            "AcTr",
+            ("JNo", "EntNo", "AcNo", "VoNo", "VoDt", "ValDt", "Txt", "AcAm", "Cur", "ExRt", "CurAm", "VoTp"),
+            gl_rows,
+        )
+        _insert(self.db, "SupTr", ("JNo", "EntNo", "SupNo", "VoNo", "VoDt", "DueDt", "InvoNo", "CurAm"), supplier_rows)
+        _insert(self.db, "OpCustEnt", ("JNo", "EntNo", "CustNo", "InvoNo", "DueDt", "CurAm"), open_rows)
+
+    def other_tables(self) -> None:
+        rng = self.rng
+        structures = [
+            (prod[0], line, rng.choice(self.products)[0], rng.randint(1, 8), "Component")
+            for prod in self.products[: self.count(400)]
+            for line in range(1, 4)
+        ]
+        _insert(self.db, "Struct", ("ProdNo", "LnNo", "SubProd", "NoPerStr", "Descr"), structures)
+        _insert(
+            self.db,
+            "ProdDesc",
+            ("ProdNo", "LnNo", "Lang", "Descr"),
+            [(prod[0], 1, 44, prod[1]) for prod in self.products[: self.count(5000)]],
+        )
+        _insert(
+            self.db,
+            "ProdTr",
+            ("JNo", "EntNo", "ProdNo", "TrDt", "NoInvoAb", "OrdNo"),
+            [
+                (
+                    i // 10 + 1,
+                    i,
+                    rng.choice(self.products)[0],
+                    _date(self.day(i / self.count(20000))),
+                    rng.randint(-20, 50),
+                    rng.randint(1, 1000),
+                )
+                for i in range(1, self.count(20000) + 1)
+            ],
+        )
+        _insert(
+            self.db,
+            "ActInf",
+            ("ActNo", "InfTp", "LnNo", "Txt"),
+            [
+                (c[0] - 10000, 1, 1, f"Contact: {rng.choice(_GIVEN)} {rng.choice(_FAMILY)}")
+                for c in self.customers[: self.count(2000)]
+            ],
+        )
+        _insert(
+            self.db,
+            "FreeInf1",
+            ("PK", "ActNo", "ProdNo", "Val1", "Txt1"),
+            [
+                (
+                    i,
+                    rng.choice(self.customers)[0] - 10000,
+                    rng.choice(self.products)[0],
+                    round(rng.uniform(0, 100), 2),
+                    "Campaign",
+                )
+                for i in range(1, self.count(500) + 1)
+            ],
+        )
+        _insert(
+            self.db,
+            "Doc",
+            ("DocNo", "VerNo", "Nm", "FlNm", "CreDt"),
+            [
+                (i, 1, f"Contract {i}", f"contract-{i}.pdf", _date(self.day(rng.random())))
+                for i in range(1, self.count(500) + 1)
+            ],
+        )
+        _insert(
+            self.db,
+            "BgtLn",
+            ("BgtNo", "LnNo", "AcNo", "Yr", "Pr", "Am"),
+            [
+                (1, i, rng.choice(_ACCOUNTS)[0], self.today.year, 1 + i % 12, round(rng.uniform(1000, 90000), 2))
+                for i in range(1, self.count(2000) + 1)
+            ],
+        )
+        appointments = []
+        for i in range(1, self.count(3000) + 1):
+            customer = rng.choice(self.customers)
+            day = _date(self.day(rng.random()))
+            start = rng.choice((800, 900, 1000, 1300, 1400))
+            appointments.append(
+                (
+                    customer[0] - 10000,
+                    i,
+                    customer[0] - 10000,
+                    rng.randint(1, 1000),
+                    day,
+                    day,
+                    start,
+                    start + 100,
+                    "Customer visit",
+                    customer[0],
+                    rng.randint(1, 20),
+                    day,
+                    day,
+                    "system",
+                )
+            )
+        _insert(
+            self.db,
+            "Agr",
+            (
+                "AgrActNo",
+                "AgrNo",
+                "ActNo",
+                "OrdNo",
+                "FrDt",
+                "ToDt",
+                "FrTm",
+                "ToTm",
+                "Descr",
+                "CustNo",
+                "EmpNo",
+                "CreDt",
+                "ChDt",
+                "CreUsr",
+            ),
+            appointments,
+        )
+
+    def extension(self) -> None:
+        """A Data Model Extension the dictionary does not know: one table and one nullable column."""
+        self.db.execute(
+            'CREATE TABLE "ACME_DelRoute" ("RouteNo" INTEGER NOT NULL PRIMARY KEY, '
+            '"Nm" VARCHAR(80) NOT NULL DEFAULT \'\' COLLATE NOCASE, "DriverEmpNo" INT NOT NULL DEFAULT 0, '
+            '"WeekDays" VARCHAR(20) NOT NULL DEFAULT \'\', "CapacityKg" DECIMAL(18,2) NOT NULL DEFAULT 0)'
+        )
+        _insert(
+            self.db,
+            "ACME_DelRoute",
+            ("RouteNo", "Nm", "DriverEmpNo", "WeekDays", "CapacityKg"),
+            [
+                (i, f"Route {place[1].title()}", i, "Mon,Wed,Fri" if i % 2 else "Tue,Thu", 1200.5 * i)
+                for i, place in enumerate(_PLACES[:8], start=1)
+            ],
+        )
+        self.db.execute('ALTER TABLE "Actor" ADD COLUMN "ACME_Segment" VARCHAR(20) NULL COLLATE NOCASE')
+        self.db.execute(
+            'UPDATE "Actor" SET "ACME_Segment" = CASE "ActNo" % 4 WHEN 0 THEN NULL WHEN 1 THEN \'Retail\' '
+            "WHEN 2 THEN 'Wholesale' ELSE 'Public' END"
+        )
+
+
+def _write_database(path: Path, fill: Any) -> None:
+    temporary = path.with_name(path.name + ".building")
+    temporary.unlink(missing_ok=True)
+    connection = sqlite3.connect(temporary, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode = OFF")
+        connection.execute("PRAGMA synchronous = OFF")
+        connection.execute("BEGIN")
+        fill(connection)
+        connection.execute("COMMIT")
+        connection.execute("ANALYZE")
+    finally:
+        connection.close()
+    temporary.replace(path)
+
+
+def build_company(path: Path, dictionary: Dictionary, *, scale: float, seed: int, today: dt.date) -> None:
+    def fill(connection: sqlite3.Connection) -> None:
+        create_schema(connection, dictionary, "company")
+        _Company(connection, random.Random(seed), scale, today).build()
+        connection.execute('CREATE INDEX "Ord_CustNo" ON "Ord" ("CustNo")')
+        connection.execute('CREATE INDEX "Actor_CustNo" ON "Actor" ("CustNo")')
+
+    _write_database(path, fill)
+
+
+def build_system(path: Path, dictionary: Dictionary, companies: Sequence[tuple[int, str]]) -> None:
+    def fill(connection: sqlite3.Connection) -> None:
+        create_schema(connection, dictionary, "vbsys")
+        _insert(
+            connection,
+            "Company",
+            ("FrmNo", "Nm", "OrgNo", "Ctry", "Cur"),
+            [(no, name, f"9{no:08d}", 47, 47) for no, name in companies],
+        )
+        _insert(
+            connection,
+            "Usr",
+            ("Usr", "Nm", "AccGr", "FrmGr", "VbsTp"),
+            [("system", "System", 1, 1, 1), ("vbsint", "VBS integration", 1, 1, 1), ("anne", "Anne Hansen", 2, 1, 0)],
+        )
+
+    _write_database(path, fill)
+
+
+def build_catalog(path: Path, dictionary: Dictionary) -> None:
+    def fill(connection: sqlite3.Connection) -> None:
+        create_schema(connection, dictionary, "catalog")
+        rows = [(t.table_no or 10000 + i, t.name, t.sql) for i, t in enumerate(dictionary.tables("company"))]
+        _insert(connection, "ModelTable", ("TableNo", "Identifier", "SqlName"), rows)
+
+    _write_database(path, fill)
+
+
+def build_demo(folder: Path, *, scale: float = 1.0, today: dt.date | None = None) -> float:
+    """Build every demo database in `folder`; returns the seconds it took."""
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    dictionary = load_dictionary()
+    day = today or dt.date(2026, 11, 24)
+    build_system(folder / "vbsys.db", dictionary, [(DEMO_COMPANY, "Demo Company AS"), (SMALL_COMPANY, "Småbedrift AS")])
+    build_catalog(folder / "Catalog.db", dictionary)
+    build_company(folder / "F0001.db", dictionary, scale=min(scale, 0.01), seed=SEED + 1, today=day)
+    build_company(folder / "F9999.db", dictionary, scale=scale, seed=SEED, today=day)
+    elapsed = time.perf_counter() - started
+    logger.info("Built the demo databases in %s in %.1f s", folder, elapsed)
+    return elapsed
+
+
+def demo_exists(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in ("vbsys.db", "Catalog.db", "F9999.db", "F0001.db"))

@@ -1,0 +1,1 @@
+"""Database engines: the async execution of compiled statements, one implementation per driver."""

@@ -1,0 +1,132 @@
+"""The embedded engine: SQLite files in one folder, read through aiosqlite.
+
+Each database gets a small pool of read-only connections, each with its own thread (aiosqlite's
+design), so several queries run at once and the event loop never blocks. A statement that runs past
+its time limit, or whose client went away, is interrupted in SQLite rather than left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiosqlite
+
+from redhorn.engines.base import Row
+from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.sql.sqlite import SqliteDialect
+from redhorn.sql.statement import Statement
+
+
+class _Pool:
+    def __init__(self, path: Path, size: int) -> None:
+        self.path = path
+        self.size = size
+        self.idle: asyncio.LifoQueue[aiosqlite.Connection] = asyncio.LifoQueue()
+        self.opened = 0
+        self.lock = asyncio.Lock()
+
+    async def _open(self) -> aiosqlite.Connection:
+        if not self.path.is_file():
+            raise DatabaseUnavailable(f"Database file for {self.path.stem!r} is missing")
+        try:
+            connection = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            await connection.execute("PRAGMA query_only = 1")
+        except sqlite3.Error as exc:
+            raise DatabaseUnavailable(f"Database {self.path.stem!r} cannot be opened") from exc
+        return connection
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        if self.idle.empty() and self.opened < self.size:
+            async with self.lock:
+                if self.opened < self.size:
+                    self.opened += 1
+                    try:
+                        self.idle.put_nowait(await self._open())
+                    except BaseException:
+                        self.opened -= 1
+                        raise
+        connection = await self.idle.get()
+        healthy = True
+        try:
+            yield connection
+        except DatabaseUnavailable:
+            healthy = False
+            raise
+        finally:
+            if healthy:
+                self.idle.put_nowait(connection)
+            else:
+                self.opened -= 1
+                with contextlib.suppress(Exception):
+                    await connection.close()
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            connection = self.idle.get_nowait()
+            with contextlib.suppress(Exception):
+                await connection.close()
+        self.opened = 0
+
+
+class SqliteEngine:
+    """Databases `<folder>/<name>.db`, e.g. `data/F9999.db`, `data/vbsys.db`."""
+
+    dialect = SqliteDialect()
+
+    def __init__(self, folder: Path, *, pool_size: int = 4, timeout: float = 30.0) -> None:
+        self.folder = folder
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self._pools: dict[str, _Pool] = {}
+
+    def path_of(self, database: str) -> Path:
+        return self.folder / f"{database}.db"
+
+    def database_names(self) -> list[str]:
+        return sorted(path.stem for path in self.folder.glob("*.db"))
+
+    def _pool(self, database: str) -> _Pool:
+        pool = self._pools.get(database)
+        if pool is None:
+            pool = self._pools[database] = _Pool(self.path_of(database), self.pool_size)
+        return pool
+
+    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+        limit = self.timeout if timeout is None else timeout
+        async with self._pool(database).connection() as connection:
+            try:
+                async with asyncio.timeout(limit):
+                    rows = await connection.execute_fetchall(statement.sql, statement.params)
+            except TimeoutError:
+                await connection.interrupt()
+                raise QueryTimeout(f"The query ran longer than {limit:g} seconds and was stopped") from None
+            except asyncio.CancelledError:
+                await connection.interrupt()  # the client went away: stop the work it asked for
+                raise
+            except sqlite3.OperationalError as exc:
+                if "interrupted" in str(exc):
+                    raise QueryTimeout("The query was interrupted") from exc
+                if _is_unavailable(exc):
+                    raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
+        return rows  # type: ignore[return-value]
+
+    async def ping(self, database: str) -> None:
+        await self.fetch(database, Statement("SELECT 1"), timeout=5)
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()
+
+
+def _is_unavailable(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(part in text for part in ("unable to open", "disk i/o", "locked", "not a database", "readonly"))

@@ -1,0 +1,166 @@
+"""The errors the API answers with, and the one place that turns them into responses.
+
+Every failure a client can cause or meet is an `ApiError` subclass whose class attributes fix the
+HTTP status and a stable `code`. Clients branch on `code`; `message` is for people and may change.
+Anything that is not an `ApiError` is a bug: it is logged and answered with a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import msgspec
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+logger = logging.getLogger("redhorn")
+
+
+class ErrorDetail(msgspec.Struct, frozen=True, omit_defaults=True):
+    code: str
+    message: str
+    target: str | None = None
+
+
+class ErrorBody(msgspec.Struct, frozen=True):
+    """The single JSON shape of every error: `{"error": {"code", "message", "target"?}}`."""
+
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """Root of all errors answered to clients; the HTTP layer renders it with `error_response`.
+
+    Args:
+        message: what went wrong, for a person, naming the bad value with `repr`.
+        target: the query option, property or header the error is about, when there is one.
+        headers: extra response headers (`Retry-After`, `WWW-Authenticate`).
+    """
+
+    status: int = 500
+    code: str = "InternalError"
+
+    def __init__(self, message: str, *, target: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.target = target
+        self.headers = dict(headers or {})
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+class InvalidQuery(ApiError):
+    """A query option is malformed or names something that does not exist (400)."""
+
+    status = 400
+    code = "InvalidQuery"
+
+    def __init__(self, message: str, *, target: str | None = None, position: int | None = None) -> None:
+        super().__init__(message, target=target)
+        self.position = position
+
+
+class InvalidKey(ApiError):
+    """The key segments of a path do not fit the resource's primary key (400)."""
+
+    status = 400
+    code = "InvalidKey"
+
+
+class InvalidSkipToken(ApiError):
+    """A `$skiptoken` that was not made by this server for this very query (400)."""
+
+    status = 400
+    code = "InvalidSkipToken"
+
+
+class HttpsRequired(ApiError):
+    """A plain-HTTP request that did not come through a trusted TLS proxy (403)."""
+
+    status = 403
+    code = "HttpsRequired"
+
+
+class CompanyNotFound(ApiError):
+    status = 404
+    code = "CompanyNotFound"
+
+
+class ResourceNotFound(ApiError):
+    status = 404
+    code = "ResourceNotFound"
+
+
+class RowNotFound(ApiError):
+    status = 404
+    code = "RowNotFound"
+
+
+class RouteNotFound(ApiError):
+    status = 404
+    code = "NotFound"
+
+
+class MethodNotAllowed(ApiError):
+    status = 405
+    code = "MethodNotAllowed"
+
+
+class DatabaseUnavailable(ApiError):
+    """The database could not be reached; the client should retry later (503)."""
+
+    status = 503
+    code = "DatabaseUnavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class QueryTimeout(ApiError):
+    """The statement ran past the configured time limit and was cancelled (503)."""
+
+    status = 503
+    code = "QueryTimeout"
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def error_body(error: ApiError) -> bytes:
+    """The JSON bytes for `error`, in the one shape every endpoint shares."""
+    return _encoder.encode(ErrorBody(ErrorDetail(error.code, error.message, error.target)))
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(error_body(error), status_code=error.status, headers=error.headers, media_type="application/json")
+
+
+async def handle_api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def handle_http_exception(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404/405 (unknown route, wrong method) in our JSON shape."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        error: ApiError = MethodNotAllowed(
+            f"Method {request.method!r} is not allowed here", headers={"Allow": allow} if allow else None
+        )
+    elif exc.status_code == 404:
+        error = RouteNotFound(f"No route for {request.url.path!r}")
+    else:
+        error = ApiError(str(exc.detail))
+        error.status = exc.status_code
+        error.code = "HttpError"
+    return error_response(error)
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    """Anything that is not an ApiError: logged with its traceback, answered with no detail."""
+    logger.exception("Unhandled error on %s %s", request.method, request.url.path)
+    return error_response(ApiError("The server failed to answer this request"))

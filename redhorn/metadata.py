@@ -1,0 +1,87 @@
+"""The metadata cache: what each database holds, under the names the API shows.
+
+Built once by the crawler, then never changed: requests only read it. Lookups of resources and
+properties are case-insensitive, as Visma's identifiers are.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TypeKind = Literal["integer", "decimal", "float", "string", "boolean", "datetime", "binary"]
+
+
+class Column(msgspec.Struct, frozen=True):
+    """One column: its SQL name, the property name the API shows and its type."""
+
+    sql_name: str
+    name: str
+    kind: TypeKind
+    sql_type: str
+    nullable: bool = False
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+    number: int | None = None
+    # "date" (int yyyymmdd), "time" (int hhmm) or "flags" (bit field), as Visma stores them.
+    domain: str | None = None
+    known: bool = True
+
+
+class Table(msgspec.Struct, frozen=True):
+    """One table or view of one database, exposed as the resource `resource`."""
+
+    sql_name: str
+    name: str
+    resource: str
+    columns: tuple[Column, ...]
+    key: tuple[Column, ...]
+    number: int | None = None
+    is_view: bool = False
+    known: bool = True
+    by_name: dict[str, Column] = {}
+
+    def __post_init__(self) -> None:
+        self.by_name.update({column.name.lower(): column for column in self.columns})
+
+    def column(self, name: str) -> Column | None:
+        """The column whose property name is `name`, in any letter case."""
+        return self.by_name.get(name.lower())
+
+
+class Database(msgspec.Struct, frozen=True):
+    """One physical database: a company's (`F9999`), `vbsys` or `Catalog`."""
+
+    name: str
+    tables: tuple[Table, ...]
+    schema_version: str = ""
+    by_resource: dict[str, Table] = {}
+
+    def __post_init__(self) -> None:
+        self.by_resource.update({table.resource.lower(): table for table in self.tables})
+
+    def table(self, resource: str) -> Table | None:
+        return self.by_resource.get(resource.lower())
+
+
+class Company(msgspec.Struct, frozen=True):
+    number: int
+    name: str
+    database: str
+
+
+class Metadata(msgspec.Struct, frozen=True):
+    """All databases and the company list from `vbsys`."""
+
+    databases: dict[str, Database]
+    companies: dict[int, Company]
+    system_database: str = "vbsys"
+    catalog_database: str = "Catalog"
+    crawl_seconds: float = 0.0
+
+
+def company_database_name(company_no: int) -> str:
+    """Visma's rule: `F` and the company number, zero-padded to four digits (1 -> F0001)."""
+    return f"F{company_no:04d}"

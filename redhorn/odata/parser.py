@@ -1,0 +1,391 @@
+"""OData v4 system query options from a query string, into `QueryOptions`.
+
+`$filter` is parsed by recursive descent (precedence: `or` < `and` < `not` < comparison) into the
+nodes of `redhorn.odata.ast`. Names of options are case-insensitive (`$orderBy` and `$orderby`);
+options that do not start with `$` are custom options and are left to the caller, as OData says.
+Every error is an `ODataError` naming the option and, for `$filter`, the 0-based position.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+
+import msgspec
+
+from redhorn.errors import InvalidQuery
+from redhorn.odata.ast import (
+    BoolOp,
+    Call,
+    Compare,
+    CompareOperator,
+    Expression,
+    In,
+    Literal,
+    Not,
+    Property,
+    count_nodes,
+)
+
+FUNCTIONS: dict[str, int] = {
+    "contains": 2,
+    "startswith": 2,
+    "endswith": 2,
+    "tolower": 1,
+    "toupper": 1,
+    "length": 1,
+    "trim": 1,
+}
+COMPARE_OPERATORS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+MAX_INTEGER = 2**63 - 1
+MAX_SKIP = 2**31 - 1
+MAX_DEPTH = 40
+
+
+class ODataError(InvalidQuery):
+    """A query option that cannot be parsed; answered as 400 `InvalidQuery`."""
+
+
+class OrderItem(msgspec.Struct, frozen=True):
+    name: str
+    descending: bool = False
+    position: int = 0
+
+
+class QueryLimits(msgspec.Struct, frozen=True):
+    max_top: int = 100_000_000
+    max_filter_length: int = 4000
+    max_filter_nodes: int = 100
+
+
+class QueryOptions(msgspec.Struct, frozen=True):
+    """The parsed system query options of one request; `None` or empty where not given."""
+
+    filter: Expression | None = None
+    filter_text: str = ""
+    select: tuple[str, ...] | None = None
+    order_by: tuple[OrderItem, ...] = ()
+    order_by_text: str = ""
+    top: int | None = None
+    skip: int = 0
+    count: bool = False
+    skiptoken: str | None = None
+
+
+DEFAULT_LIMITS = QueryLimits()
+KNOWN_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$top", "$skip", "$count", "$skiptoken", "$format"})
+UNSUPPORTED_OPTIONS = frozenset({"$expand", "$search", "$apply", "$compute", "$levels", "$index", "$schemaversion"})
+
+
+def parse_query_options(pairs: Iterable[tuple[str, str]], limits: QueryLimits = DEFAULT_LIMITS) -> QueryOptions:
+    """Parse the `$`-options among `pairs` (decoded query-string pairs, in order).
+
+    Raises:
+        ODataError: an unknown, repeated or malformed system query option.
+    """
+    seen: dict[str, str] = {}
+    for raw_name, value in pairs:
+        if not raw_name.startswith("$"):
+            continue
+        name = raw_name.lower()
+        if name in UNSUPPORTED_OPTIONS:
+            raise ODataError(f"The query option {raw_name!r} is not supported", target=raw_name)
+        if name not in KNOWN_OPTIONS:
+            raise ODataError(f"Unknown query option {raw_name!r}", target=raw_name)
+        if name in seen:
+            raise ODataError(f"The query option {raw_name!r} is given more than once", target=raw_name)
+        seen[name] = value
+
+    if "$format" in seen and seen["$format"].strip().lower() not in ("json", "application/json"):
+        raise ODataError(f"Unsupported $format {seen['$format']!r}; only 'json' is served", target="$format")
+    filter_text = seen.get("$filter", "")
+    order_by_text = seen.get("$orderby", "")
+    return QueryOptions(
+        filter=parse_filter(filter_text, limits) if "$filter" in seen else None,
+        filter_text=filter_text,
+        select=parse_select(seen["$select"]) if "$select" in seen else None,
+        order_by=parse_order_by(order_by_text) if "$orderby" in seen else (),
+        order_by_text=order_by_text,
+        top=_parse_count_option("$top", seen["$top"], limits.max_top) if "$top" in seen else None,
+        skip=_parse_count_option("$skip", seen["$skip"], MAX_SKIP) if "$skip" in seen else 0,
+        count=_parse_bool("$count", seen["$count"]) if "$count" in seen else False,
+        skiptoken=_parse_skiptoken(seen["$skiptoken"]) if "$skiptoken" in seen else None,
+    )
+
+
+def _parse_count_option(option: str, value: str, maximum: int) -> int:
+    text = value.strip()
+    if not re.fullmatch(r"\d+", text):
+        raise ODataError(f"{option} must be a non-negative integer, not {value!r}", target=option)
+    number = int(text[:20])
+    if len(text) > 19 or number > maximum:
+        raise ODataError(f"{option} must be at most {maximum}, not {value!r}", target=option)
+    return number
+
+
+def _parse_bool(option: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered not in ("true", "false"):
+        raise ODataError(f"{option} must be 'true' or 'false', not {value!r}", target=option)
+    return lowered == "true"
+
+
+def _parse_skiptoken(value: str) -> str:
+    if not value or len(value) > 4096:
+        raise ODataError("$skiptoken is empty or too long", target="$skiptoken")
+    return value
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def parse_select(text: str) -> tuple[str, ...]:
+    """`$select=A,B` -> ("A", "B"); `*` alone selects everything and is returned as ()."""
+    names: list[str] = []
+    for part in text.split(","):
+        name = part.strip()
+        if name == "*" and not names and text.strip() == "*":
+            return ()
+        if not _IDENTIFIER.fullmatch(name):
+            raise ODataError(
+                f"$select expects a comma-separated list of property names, got {part!r}", target="$select"
+            )
+        if name.lower() not in (n.lower() for n in names):
+            names.append(name)
+    return tuple(names)
+
+
+def parse_order_by(text: str) -> tuple[OrderItem, ...]:
+    """`$orderby=A desc,B` -> OrderItem("A", True), OrderItem("B", False)."""
+    items: list[OrderItem] = []
+    offset = 0
+    for part in text.split(","):
+        words = part.split()
+        position = offset + (len(part) - len(part.lstrip()))
+        offset += len(part) + 1
+        if not words or len(words) > 2 or not _IDENTIFIER.fullmatch(words[0]):
+            raise ODataError(
+                f"$orderBy expects 'Property [asc|desc]' items separated by commas, got {part.strip()!r}",
+                target="$orderBy",
+                position=position,
+            )
+        direction = words[1].lower() if len(words) == 2 else "asc"
+        if direction not in ("asc", "desc"):
+            raise ODataError(f"Unknown sort direction {words[1]!r} in $orderBy", target="$orderBy", position=position)
+        if any(item.name.lower() == words[0].lower() for item in items):
+            raise ODataError(f"Property {words[0]!r} appears twice in $orderBy", target="$orderBy", position=position)
+        items.append(OrderItem(words[0], direction == "desc", position))
+    return tuple(items)
+
+
+# --- $filter ---------------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:[^']|'')*')
+  | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![A-Za-z_])
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<punct>[(),])
+    """,
+    re.VERBOSE,
+)
+
+
+class _Token(msgspec.Struct, frozen=True):
+    kind: str
+    text: str
+    position: int
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            if text[position] == "'":
+                raise ODataError("Unterminated string literal in $filter", target="$filter", position=position)
+            raise ODataError(
+                f"Unexpected character {text[position]!r} at position {position} in $filter",
+                target="$filter",
+                position=position,
+            )
+        kind = match.lastgroup or ""
+        if kind != "ws":
+            tokens.append(_Token(kind, match.group(), position))
+        position = match.end()
+    tokens.append(_Token("end", "", len(text)))
+    return tokens
+
+
+def parse_filter(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> Expression:
+    """Parse a `$filter` expression into its syntax tree.
+
+    Raises:
+        ODataError: a syntax error, naming the position; or a filter over the size limits.
+    """
+    if not text.strip():
+        raise ODataError("$filter is empty", target="$filter")
+    if len(text) > limits.max_filter_length:
+        raise ODataError(f"$filter is longer than {limits.max_filter_length} characters", target="$filter")
+    parser = _FilterParser(_tokenize(text))
+    tree = parser.parse()
+    nodes = count_nodes(tree)
+    if nodes > limits.max_filter_nodes:
+        raise ODataError(f"$filter has {nodes} nodes; at most {limits.max_filter_nodes} are allowed", target="$filter")
+    return tree
+
+
+class _FilterParser:
+    def __init__(self, tokens: list[_Token]) -> None:
+        self.tokens = tokens
+        self.index = 0
+        self.depth = 0
+
+    def peek(self) -> _Token:
+        return self.tokens[self.index]
+
+    def advance(self) -> _Token:
+        token = self.tokens[self.index]
+        self.index += 1
+        return token
+
+    def error(self, message: str, token: _Token) -> ODataError:
+        return ODataError(
+            f"{message} at position {token.position} in $filter", target="$filter", position=token.position
+        )
+
+    def is_word(self, token: _Token, *words: str) -> bool:
+        return token.kind == "name" and token.text.lower() in words
+
+    def expect_punct(self, char: str) -> _Token:
+        token = self.advance()
+        if token.kind != "punct" or token.text != char:
+            found = repr(token.text) if token.kind != "end" else "the end"
+            raise self.error(f"Expected {char!r} but found {found}", token)
+        return token
+
+    def parse(self) -> Expression:
+        tree = self.parse_or()
+        token = self.peek()
+        if token.kind != "end":
+            raise self.error(f"Unexpected {token.text!r}", token)
+        return tree
+
+    def nested(self, token: _Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise self.error(f"$filter is nested more than {MAX_DEPTH} levels deep", token)
+
+    def parse_or(self) -> Expression:
+        left = self.parse_and()
+        while self.is_word(self.peek(), "or"):
+            token = self.advance()
+            left = BoolOp("or", left, self.parse_and(), token.position)
+        return left
+
+    def parse_and(self) -> Expression:
+        left = self.parse_not()
+        while self.is_word(self.peek(), "and"):
+            token = self.advance()
+            left = BoolOp("and", left, self.parse_not(), token.position)
+        return left
+
+    def parse_not(self) -> Expression:
+        token = self.peek()
+        if self.is_word(token, "not"):
+            self.advance()
+            self.nested(token)
+            operand = self.parse_not()
+            self.depth -= 1
+            return Not(operand, token.position)
+        return self.parse_comparison()
+
+    def parse_comparison(self) -> Expression:
+        left = self.parse_primary()
+        token = self.peek()
+        if token.kind == "name" and token.text.lower() in COMPARE_OPERATORS:
+            self.advance()
+            operator: CompareOperator = token.text.lower()  # type: ignore[assignment]
+            return Compare(operator, left, self.parse_primary(), token.position)
+        if self.is_word(token, "in"):
+            self.advance()
+            self.expect_punct("(")
+            values = [self.parse_literal()]
+            while self.peek().text == "," and self.peek().kind == "punct":
+                self.advance()
+                values.append(self.parse_literal())
+            self.expect_punct(")")
+            return In(left, tuple(values), token.position)
+        return left
+
+    def parse_literal(self) -> Literal:
+        token = self.peek()
+        node = self.parse_primary()
+        if not isinstance(node, Literal):
+            raise self.error("Expected a literal value", token)
+        return node
+
+    def parse_primary(self) -> Expression:
+        token = self.advance()
+        if token.kind == "punct" and token.text == "(":
+            self.nested(token)
+            inner = self.parse_or()
+            self.depth -= 1
+            self.expect_punct(")")
+            return inner
+        if token.kind == "string":
+            return Literal(token.text[1:-1].replace("''", "'"), token.position)
+        if token.kind == "number":
+            return Literal(_number(token, self), token.position)
+        if token.kind == "name":
+            lowered = token.text.lower()
+            if lowered in ("true", "false"):
+                return Literal(lowered == "true", token.position)
+            if lowered == "null":
+                return Literal(None, token.position)
+            following = self.peek()
+            if following.kind == "punct" and following.text == "(":
+                return self.parse_call(token)
+            if lowered in COMPARE_OPERATORS or lowered in ("and", "or", "not", "in"):
+                raise self.error(f"Expected a value but found the operator {token.text!r}", token)
+            return Property(token.text, token.position)
+        if token.kind == "end":
+            raise self.error("Unexpected end of expression", token)
+        raise self.error(f"Unexpected {token.text!r}", token)
+
+    def parse_call(self, name: _Token) -> Call:
+        function = name.text.lower()
+        if function not in FUNCTIONS:
+            raise self.error(f"Unknown function {name.text!r}", name)
+        self.expect_punct("(")
+        self.nested(name)
+        args: list[Expression] = []
+        if not (self.peek().kind == "punct" and self.peek().text == ")"):
+            args.append(self.parse_or())
+            while self.peek().kind == "punct" and self.peek().text == ",":
+                self.advance()
+                args.append(self.parse_or())
+        self.depth -= 1
+        self.expect_punct(")")
+        if len(args) != FUNCTIONS[function]:
+            raise self.error(f"{function}() takes {FUNCTIONS[function]} argument(s), got {len(args)}", name)
+        return Call(function, tuple(args), name.position)
+
+
+def _number(token: _Token, parser: _FilterParser) -> int | Decimal:
+    text = token.text
+    if re.fullmatch(r"-?\d+", text):
+        value = int(text)
+        if abs(value) > MAX_INTEGER:
+            raise parser.error(f"Integer literal {text} is out of range", token)
+        return value
+    try:
+        number = Decimal(text)
+    except InvalidOperation:  # pragma: no cover - the token pattern admits only valid numbers
+        raise parser.error(f"Invalid number {text!r}", token) from None
+    if not number.is_finite() or abs(number.adjusted()) > 38:
+        raise parser.error(f"Number literal {text} is out of range", token)
+    return number

@@ -1,0 +1,190 @@
+"""From parsed query options and a table to the query to run: what to read, in what order, from where.
+
+This is where server-driven paging is decided. A page holds at most `page_size` rows; one more row
+is read to know whether another page follows, so the last page carries no nextLink. After the
+first page, a keyset seek on the order-by values and the key replaces OFFSET, so page 1,000 costs
+what page 1 costs. Tables without a key (some views) fall back to an offset kept in the token.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import msgspec
+
+from redhorn.errors import InvalidKey, InvalidQuery, InvalidSkipToken
+from redhorn.metadata import Column, Table
+from redhorn.odata.ast import Expression
+from redhorn.odata.binder import bind_filter
+from redhorn.odata.parser import OrderItem, QueryOptions
+from redhorn.paging import PageToken
+
+
+class OrderColumn(msgspec.Struct, frozen=True):
+    column: Column
+    descending: bool = False
+
+
+class SelectQuery(msgspec.Struct, frozen=True):
+    """A SELECT over one table, ready for a dialect to compile.
+
+    `columns` are read; `output` (a prefix of `columns`) is returned to the client; the rest are
+    read only to build the next page's token.
+    """
+
+    table: Table
+    columns: tuple[Column, ...]
+    output: tuple[Column, ...]
+    where: Expression | None = None
+    order: tuple[OrderColumn, ...] = ()
+    limit: int | None = None
+    offset: int = 0
+    seek: tuple[Any, ...] | None = None
+    key_values: tuple[Any, ...] | None = None
+
+
+class ListPlan(msgspec.Struct, frozen=True):
+    """A list request's query and what to do with its answer."""
+
+    query: SelectQuery
+    page_size: int
+    delivered: int
+    more_possible: bool
+
+
+def select_columns(table: Table, select: tuple[str, ...] | None) -> tuple[Column, ...]:
+    """The columns `$select` names, in its order; all columns when it is absent or `*`."""
+    if not select:
+        return table.columns
+    columns: list[Column] = []
+    for name in select:
+        column = table.column(name)
+        if column is None:
+            raise InvalidQuery(f"Unknown property {name!r} of {table.resource!r} in $select", target="$select")
+        columns.append(column)
+    return tuple(columns)
+
+
+def order_columns(table: Table, order_by: tuple[OrderItem, ...]) -> tuple[OrderColumn, ...]:
+    """`$orderBy` resolved, then the key columns not yet in it, so that the order is total."""
+    order: list[OrderColumn] = []
+    for item in order_by:
+        column = table.column(item.name)
+        if column is None:
+            raise InvalidQuery(f"Unknown property {item.name!r} of {table.resource!r} in $orderBy", target="$orderBy")
+        if column.kind == "binary":
+            raise InvalidQuery(f"Cannot order by the binary property {column.name!r}", target="$orderBy")
+        order.append(OrderColumn(column, item.descending))
+    tie_breakers = table.key or tuple(c for c in table.columns if c.kind != "binary")
+    used = {entry.column.sql_name for entry in order}
+    order.extend(OrderColumn(column) for column in tie_breakers if column.sql_name not in used)
+    return tuple(order)
+
+
+def plan_list(table: Table, options: QueryOptions, *, page_size: int, token: PageToken | None) -> ListPlan:
+    """The query for one page of a list request.
+
+    Raises:
+        InvalidQuery: unknown properties or a filter that does not fit the table.
+        InvalidSkipToken: a token whose values do not fit this table's order.
+    """
+    output = select_columns(table, options.select)
+    order = order_columns(table, options.order_by)
+    where = bind_filter(options.filter, table) if options.filter is not None else None
+    delivered = token.delivered if token else 0
+    remaining = None if options.top is None else max(options.top - delivered, 0)
+    take = page_size if remaining is None else min(page_size, remaining)
+    more_possible = remaining is None or remaining > take
+    seek: tuple[Any, ...] | None = None
+    offset = options.skip
+    if token is not None:
+        if table.key:
+            seek = _seek_values(order, token)
+            offset = 0
+        else:
+            offset = token.offset or 0
+    extra = tuple(entry.column for entry in order if entry.column not in output)
+    query = SelectQuery(
+        table=table,
+        columns=output + extra,
+        output=output,
+        where=where,
+        order=order,
+        limit=take + 1 if more_possible else take,
+        offset=offset,
+        seek=seek,
+    )
+    return ListPlan(query, take, delivered, more_possible)
+
+
+def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
+    """The token for the page after `rows` (the page just served, already cut to the page size)."""
+    query = plan.query
+    delivered = plan.delivered + len(rows)
+    if query.table.key:
+        last = rows[-1]
+        index = {column.sql_name: i for i, column in enumerate(query.columns)}
+        values = tuple(last[index[entry.column.sql_name]] for entry in query.order)
+        return PageToken(values, delivered)
+    return PageToken((), delivered, query.offset + len(rows))
+
+
+def _seek_values(order: tuple[OrderColumn, ...], token: PageToken) -> tuple[Any, ...]:
+    if len(token.values) != len(order):
+        raise InvalidSkipToken("$skiptoken does not fit this resource any more", target="$skiptoken")
+    return tuple(_coerce(entry.column, value) for entry, value in zip(order, token.values, strict=True))
+
+
+def _coerce(column: Column, value: Any) -> Any:
+    if column.kind == "decimal" and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
+    return value
+
+
+def plan_get(table: Table, key_segments: list[str], select: tuple[str, ...] | None) -> SelectQuery:
+    """The query for one row by its primary key, given as path segments in key order.
+
+    Raises:
+        InvalidKey: the number of segments or a value does not fit the key.
+    """
+    if not table.key:
+        raise InvalidKey(f"{table.resource!r} has no primary key; rows cannot be read one by one")
+    if len(key_segments) != len(table.key):
+        names = "/".join("{" + column.name + "}" for column in table.key)
+        raise InvalidKey(
+            f"{table.resource!r} is keyed by {len(table.key)} value(s): /{table.resource}/{names}; "
+            f"got {len(key_segments)}"
+        )
+    values = tuple(parse_key_value(column, segment) for column, segment in zip(table.key, key_segments, strict=True))
+    output = select_columns(table, select)
+    return SelectQuery(table=table, columns=output, output=output, limit=1, key_values=values)
+
+
+def parse_key_value(column: Column, text: str) -> Any:
+    """One key segment as the column's type; integers must be plain decimal digits.
+
+    Raises:
+        InvalidKey: the text is not a value of the column's type.
+    """
+    if column.kind == "integer":
+        stripped = text[1:] if text.startswith("-") else text
+        if not stripped.isdigit() or not stripped.isascii() or len(stripped) > 19:
+            raise InvalidKey(f"Key {column.name!r} must be an integer, not {text!r}", target=column.name)
+        value = int(text)
+        if not -(2**63) <= value < 2**63:
+            raise InvalidKey(f"Key {column.name!r} is out of range: {text!r}", target=column.name)
+        return value
+    if column.kind == "decimal":
+        try:
+            return Decimal(text)
+        except InvalidOperation:
+            raise InvalidKey(f"Key {column.name!r} must be a number, not {text!r}", target=column.name) from None
+    if column.max_length is not None and len(text) > column.max_length:
+        raise InvalidKey(
+            f"Key {column.name!r} is at most {column.max_length} characters long, got {len(text)}", target=column.name
+        )
+    return text

@@ -1,0 +1,219 @@
+"""Settings from `config/appsettings.json`, in the original product's format.
+
+The file keeps the original section and key names (`ApiLicence`, `VismaConnection`, `ApiUsers`) and
+allows `//` and `/* */` comments and trailing commas, as .NET configuration files do. What the
+original kept implicit gets sections of its own: `Server` (address, TLS files, trusted proxies),
+`Query` (page sizes and guards) and `Tokens` (signing key and lifetime).
+
+Settings are read once at startup into frozen Structs. A malformed file, a missing key, an unknown
+key or a value of the wrong type raises `SettingsError` naming the key path and the line.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+
+
+class SettingsError(Exception):
+    """The settings file cannot be used; the message names the key and the line."""
+
+
+class _Section(msgspec.Struct, frozen=True, rename="pascal", forbid_unknown_fields=True):
+    pass
+
+
+class NumberSerieInterval(_Section, frozen=True):
+    column_no: int
+    interval_from: int
+    interval_to: int
+
+
+class AccessibleCompany(_Section, frozen=True):
+    company_no: int
+    number_serie_intervals: tuple[NumberSerieInterval, ...] = ()
+
+
+class ApiUser(_Section, frozen=True):
+    username: str
+    password: str
+    vbs_context_user: str = ""
+    allow_basic_authentication: bool = True
+    allow_access_to_sys_db: bool = False
+    allow_access_to_catalog_db: bool = False
+    accessible_companies: tuple[AccessibleCompany, ...] = ()
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or a traceback
+        return f"ApiUser(username={self.username!r})"
+
+
+class ApiLicence(_Section, frozen=True):
+    licence_file_path: str = ""
+    licence_service_base_url: str = ""
+
+
+class VismaConnection(_Section, frozen=True):
+    visma_db_connection_string: str
+    default_vbs_context_user: str = "system"
+    vbs_integration_user: str = ""
+    vbs_integration_user_password: str = ""
+    vbs_site_id: str = "Standard"
+    vbs_culture_id: str = "English__UnitedKingdom"
+    vbs_endpoint_address: str = ""
+
+    def __repr__(self) -> str:
+        return "VismaConnection(...)"
+
+
+class ServerSettings(_Section, frozen=True):
+    host: str = "127.0.0.1"
+    port: int = 8443
+    certificate_file: str = "~/config/dev-cert.pem"
+    key_file: str = "~/config/dev-key.pem"
+    # Addresses of reverse proxies whose X-Forwarded-Proto/-Host headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
+
+
+class QuerySettings(_Section, frozen=True):
+    max_page_size: int = 1000
+    max_top: int = 100_000_000
+    max_filter_nodes: int = 100
+    max_filter_length: int = 4000
+    statement_timeout_seconds: float = 30.0
+    pool_size: int = 4
+
+
+class TokenSettings(_Section, frozen=True):
+    signing_key: str = ""
+    lifetime_seconds: int = 7200
+
+    def __repr__(self) -> str:
+        return f"TokenSettings(lifetime_seconds={self.lifetime_seconds})"
+
+
+class Settings(_Section, frozen=True):
+    """Everything redhorn reads from the settings file."""
+
+    visma_connection: VismaConnection
+    api_users: tuple[ApiUser, ...] = ()
+    api_licence: ApiLicence = ApiLicence()
+    server: ServerSettings = ServerSettings()
+    query: QuerySettings = QuerySettings()
+    tokens: TokenSettings = TokenSettings()
+
+
+def strip_comments(text: str) -> str:
+    """`text` with comments and trailing commas blanked out, every other character where it was.
+
+    Keeping positions lets a JSON error at offset N be reported at the line the user sees.
+    """
+    out = list(text)
+    i, n = 0, len(text)
+    in_string = False
+    while i < n:
+        ch = text[i]
+        if in_string:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif text.startswith("//", i):
+            end = text.find("\n", i)
+            end = n if end == -1 else end
+            out[i:end] = " " * (end - i)
+            i = end
+            continue
+        elif text.startswith("/*", i):
+            end = text.find("*/", i + 2)
+            end = n if end == -1 else end + 2
+            out[i:end] = [c if c == "\n" else " " for c in text[i:end]]
+            i = end
+            continue
+        elif ch == ",":
+            j = i + 1
+            while j < n and out[j].isspace():
+                j += 1
+            if j < n and out[j] in "]}":
+                out[i] = " "
+        i += 1
+    return "".join(out)
+
+
+def _line_of(text: str, position: int) -> int:
+    return text.count("\n", 0, position) + 1
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z0-9_]+)|\[(\d+)\]")
+
+
+def _locate(text: str, path: str, field: str | None) -> int:
+    """The line of the key at a msgspec error path such as `$.ApiUsers[0].Password`.
+
+    A forward scan for each key in turn: exact enough to point a person at the right line.
+    """
+    position = 0
+    keys = [m.group(1) for m in _PATH_PART.finditer(path) if m.group(1)]
+    if field:
+        keys.append(field)
+    for key in keys:
+        found = text.find(f'"{key}"', position)
+        if found == -1:
+            break
+        position = found
+    return _line_of(text, position)
+
+
+def parse_settings(text: str, source: str = "appsettings.json") -> Settings:
+    """Decode the text of a settings file.
+
+    Raises:
+        SettingsError: naming the file, the key path and the line of the first problem.
+    """
+    cleaned = strip_comments(text)
+    try:
+        return msgspec.json.decode(cleaned, type=Settings)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path_match = re.search(r" - at `(\$[^`]*)`$", message)
+        path = path_match.group(1) if path_match else "$"
+        field_match = re.search(r"(?:missing required field|unknown field) `([^`]+)`", message)
+        field = field_match.group(1) if field_match else None
+        where = path + (f".{field}" if field else "")
+        line = _locate(cleaned, path, field if field and "unknown" in message else None)
+        reason = message.split(" - at ")[0]
+        raise SettingsError(f"{source}: {reason} (key {where}, line {line})") from None
+    except msgspec.DecodeError as exc:
+        message = str(exc)
+        at = re.search(r"\(?(?:at )?byte (\d+)", message)
+        line = _line_of(cleaned, int(at.group(1))) if at else 1
+        raise SettingsError(f"{source}: not valid JSON: {message} (line {line})") from None
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and decode the settings file at `path` (see `parse_settings`)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise SettingsError(f"Cannot read settings file {str(path)!r}: {exc.strerror}") from None
+    return parse_settings(text, source=str(path))
+
+
+def resolve_path(value: str, root: Path) -> Path:
+    """A path from the settings: `~` means the application's root, as in the original product."""
+    if value == "~" or value.startswith(("~/", "~\\")):
+        return root / value[2:]
+    return Path(value) if Path(value).is_absolute() else root / value
+
+
+def parse_connection_string(value: str) -> dict[str, str]:
+    """`Key=Value;Key=Value` pairs (ADO.NET/ODBC style) with keys lower-cased; `{...}` quotes values."""
+    pairs: dict[str, str] = {}
+    for match in re.finditer(r"\s*([^=;]+?)\s*=\s*(\{[^}]*\}|[^;]*)\s*(?:;|$)", value):
+        key, raw = match.group(1), match.group(2).strip()
+        pairs[key.lower()] = raw
+    return pairs

@@ -1,0 +1,21 @@
+"""What every request needs, built once in the lifespan and hung off `app.state.redhorn`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from redhorn.engines.base import Engine
+from redhorn.metadata import Metadata
+from redhorn.odata.parser import QueryLimits
+from redhorn.settings import Settings
+
+
+@dataclass(frozen=True)
+class State:
+    settings: Settings
+    root: Path
+    engine: Engine
+    metadata: Metadata
+    limits: QueryLimits
+    page_token_key: bytes

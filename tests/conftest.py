@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from redhorn.application import create_app
+from redhorn.demo import build_demo
+from redhorn.settings import Settings, parse_settings
+from redhorn.tls import make_development_certificate
+
+TEST_SCALE = 0.01  # 2,000 orders, 10,000 order lines: fast to build, big enough to page through
+DEMO_USER = ("demo", "demo-password")
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def settings_document(data_folder: Path, **sections: Any) -> dict[str, Any]:
+    """A settings file's content for tests, pointing at `data_folder`."""
+    document: dict[str, Any] = {
+        "VismaConnection": {"VismaDbConnectionString": f"Engine=sqlite;Data Source={data_folder}"},
+        "ApiUsers": [
+            {
+                "Username": DEMO_USER[0],
+                "Password": DEMO_USER[1],
+                "AllowAccessToSysDb": True,
+                "AllowAccessToCatalogDb": True,
+                "AccessibleCompanies": [{"CompanyNo": 9999}, {"CompanyNo": 1}],
+            }
+        ],
+        "Query": {"MaxPageSize": 1000},
+        "Tokens": {"SigningKey": "test-signing-key-0123456789abcdef"},
+    }
+    return deep_merge(document, sections)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads the developer's real settings through the environment."""
+    monkeypatch.delenv("REDHORN_SETTINGS", raising=False)
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    build_demo(folder, scale=TEST_SCALE)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def settings_factory(demo_folder: Path):
+    def make(**sections: Any) -> Settings:
+        return parse_settings(json.dumps(settings_document(demo_folder, **sections)))
+
+    return make
+
+
+@contextlib.asynccontextmanager
+async def running_client(
+    settings: Settings, root: Path, *, raise_app_exceptions: bool = True
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An in-process client for an app built from `settings`, its lifespan running."""
+    app = create_app(settings, root=root)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+async def client(settings_factory, demo_folder: Path) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_client(settings_factory(), demo_folder) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def company_db(demo_folder: Path) -> Path:
+    return demo_folder / "F9999.db"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A real `redhorn serve` process over TLS on 127.0.0.1."""
+
+    base_url: str
+    certificate: Path
+    process: subprocess.Popen[bytes]
+    log_file: Path
+
+    def ssl_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.certificate))
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), timeout=30, **kwargs)
+
+    def log(self) -> str:
+        return self.log_file.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def start_server(folder: Path, document: dict[str, Any], *extra_args: str, tls: bool = True) -> Iterator[Server]:
+    folder.mkdir(parents=True, exist_ok=True)
+    certificate, key = folder / "cert.pem", folder / "key.pem"
+    if not certificate.exists():
+        make_development_certificate(certificate, key)
+    port = free_port()
+    document = deep_merge(document, {"Server": {"CertificateFile": str(certificate), "KeyFile": str(key)}})
+    settings_file = folder / "appsettings.json"
+    settings_file.write_text(json.dumps(document, indent=2))
+    log_file = folder / f"server-{port}.log"
+    args = [sys.executable, "-m", "redhorn", "--settings", str(settings_file), "serve", "--port", str(port)]
+    if not tls:
+        args.append("--no-tls")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("REDHORN_")}
+    with log_file.open("wb") as log:
+        process = subprocess.Popen([*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env)
+    scheme = "https" if tls else "http"
+    server = Server(f"{scheme}://127.0.0.1:{port}", certificate, process, log_file)
+    try:
+        _wait_until_ready(server, tls)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_ready(server: Server, tls: bool) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        try:
+            with socket.create_connection(("127.0.0.1", int(server.base_url.rsplit(":", 1)[1])), timeout=0.5):
+                pass
+            if "Application startup complete" in server.log():
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"server did not start:\n{server.log()}")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("server")
+    with start_server(folder, settings_document(demo_folder)) as running:
+        yield running
