@@ -60,6 +60,7 @@ test: system-test $(VENV)/.installed-test check ## install what the tests need a
 
 bench: system-bench $(VENV)/.installed-bench ## benchmarks against the peers, on the full demo
 	$(BIN)/redhorn demo --if-missing
+	$(BIN)/redhorn dev-cert --if-missing
 	$(BIN)/python -m bench
 
 clean: ## remove the virtualenv, caches and the demo data

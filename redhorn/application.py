@@ -56,7 +56,7 @@ def create_engine(settings: Settings, root: Path) -> Engine:
     query = settings.query
     if engine == "sqlite":
         folder = resolve_path(pairs.get("data source", "~/data"), root)
-        return SqliteEngine(folder, pool_size=query.pool_size, timeout=query.statement_timeout_seconds)
+        return SqliteEngine(folder, pool_size=query.pool_size or 1, timeout=query.statement_timeout_seconds)
     raise SettingsError(
         "VismaConnection.VismaDbConnectionString: unknown engine; expected 'Engine=sqlite;Data Source=<folder>'"
     )

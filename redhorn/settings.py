@@ -82,7 +82,9 @@ class QuerySettings(_Section, frozen=True):
     max_filter_nodes: int = 100
     max_filter_length: int = 4000
     statement_timeout_seconds: float = 30.0
-    pool_size: int = 4
+    # Connections per database; by default 1 for SQLite (more reader threads only fight over
+    # Python's GIL and lose throughput) and 4 for ODBC.
+    pool_size: int | None = None
 
 
 class TokenSettings(_Section, frozen=True):

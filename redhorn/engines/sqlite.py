@@ -1,7 +1,9 @@
 """The embedded engine: SQLite files in one folder, read through aiosqlite.
 
-Each database gets a small pool of read-only connections, each with its own thread (aiosqlite's
-design), so several queries run at once and the event loop never blocks. A statement that runs past
+Each database gets a pool of read-only connections, each with its own thread (aiosqlite's design),
+so the event loop never blocks. The pool holds one connection unless configured otherwise: turning
+SQLite rows into Python objects holds the GIL, and several reader threads contending for it were
+measured at a quarter of one thread's throughput (`make bench`). A statement that runs past
 its time limit, or whose client went away, is interrupted in SQLite rather than left running.
 """
 
@@ -78,7 +80,7 @@ class SqliteEngine:
 
     dialect = SqliteDialect()
 
-    def __init__(self, folder: Path, *, pool_size: int = 4, timeout: float = 30.0) -> None:
+    def __init__(self, folder: Path, *, pool_size: int = 1, timeout: float = 30.0) -> None:
         self.folder = folder
         self.pool_size = pool_size
         self.timeout = timeout

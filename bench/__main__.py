@@ -1,0 +1,171 @@
+"""`make bench`: redhorn against its peers, measured side by side in one run.
+
+Every figure is the median of several interleaved rounds, and every comparison is a ratio against
+a peer measured in the same run, because the machines are noisy. Sections:
+
+- page:  the 100-row sorted page, redhorn (HTTP behind a trusted proxy, and HTTPS) against a
+         hand-written Starlette floor and datasette, with wrk on loopback, one worker each.
+- crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
+
+Run one section with `python -m bench page`; the default runs them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench import servers
+from bench.wrk import Load, run_wrk
+
+ROUNDS = 3
+RESULTS = servers.ROOT / "bench" / "results"
+FORWARDED = {"X-Forwarded-Proto": "https"}
+
+
+def median_load(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        sum(load.errors for load in loads),
+    )
+
+
+def check_equivalent(urls: dict[str, str]) -> None:
+    """Every contender answers the same 100 rows before any is timed."""
+    first: dict[str, list[int]] = {}
+    for name, url in urls.items():
+        response = httpx.get(url, headers=FORWARDED, verify=False, timeout=60)
+        response.raise_for_status()
+        body = response.json()
+        rows = body if isinstance(body, list) else body.get("value", body.get("rows"))
+        first[name] = [row["OrderNo"] if "OrderNo" in row else row["OrdNo"] for row in rows]
+    reference = next(iter(first.values()))
+    for name, numbers in first.items():
+        if numbers != reference or len(numbers) != 100:
+            raise SystemExit(f"{name} does not answer the same 100 rows")
+
+
+def print_table(title: str, loads: dict[str, Load]) -> None:
+    print(f"\n{title}")
+    print(f"  {'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, load in loads.items():
+        print(f"  {name:34} {load.requests_per_second:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} {load.errors:7d}")
+
+
+def bench_page(work: Path) -> dict[str, Any]:
+    settings_file = servers.bench_settings(work)
+    path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
+    with (
+        servers.redhorn(settings_file, tls=False) as plain,
+        servers.redhorn(settings_file, tls=True) as secure,
+        servers.floor() as floor,
+        servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
+    ):
+        urls = {
+            "redhorn (http, trusted proxy)": f"http://127.0.0.1:{plain}{path}",
+            "redhorn (https)": f"https://127.0.0.1:{secure}{path}",
+            "starlette floor (http)": f"http://127.0.0.1:{floor}/orders",
+            "datasette (http)": f"http://127.0.0.1:{peer}/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1",
+        }
+        check_equivalent(urls)
+        rounds: dict[str, list[Load]] = {name: [] for name in urls}
+        for _ in range(ROUNDS):
+            for name, url in urls.items():
+                rounds[name].append(run_wrk(url, headers=FORWARDED))
+    loads = {name: median_load(values) for name, values in rounds.items()}
+    print_table(f"100-row page of orders sorted by OrderNo desc (median of {ROUNDS} rounds, wrk -c16)", loads)
+    ours = loads["redhorn (http, trusted proxy)"].requests_per_second
+    ratios = {
+        "redhorn / starlette floor": ours / loads["starlette floor (http)"].requests_per_second,
+        "redhorn / datasette": ours / loads["datasette (http)"].requests_per_second,
+        "redhorn https / redhorn http": loads["redhorn (https)"].requests_per_second / ours,
+    }
+    for name, ratio in ratios.items():
+        print(f"  {name:34} {ratio:9.2f}")
+    return {"loads": {k: v.__dict__ for k, v in loads.items()}, "ratios": ratios}
+
+
+def synthetic_schema(path: Path, tables: int = 350, columns: int = 40) -> None:
+    connection = sqlite3.connect(path)
+    for t in range(tables):
+        definitions = ", ".join(
+            f'"C{c}" {("INT", "VARCHAR(80)", "DECIMAL(28,6)")[c % 3]} NOT NULL DEFAULT 0' for c in range(columns)
+        )
+        connection.execute(f'CREATE TABLE "T{t}" ({definitions}, PRIMARY KEY ("C0", "C3"))')
+    connection.commit()
+    connection.close()
+
+
+def timed(function: Callable[[], Any], repeat: int = 7) -> float:
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def bench_crawl(work: Path) -> dict[str, Any]:
+    from redhorn.crawler import build_database, catalog_columns, crawl_database
+    from redhorn.dictionary import load_dictionary
+    from redhorn.engines.sqlite import SqliteEngine
+
+    synthetic_schema(work / "F0350.db")
+    dictionary = load_dictionary()
+
+    def crawl_once() -> None:
+        async def run() -> None:
+            engine = SqliteEngine(work)
+            try:
+                database = await crawl_database(engine, "F0350", "company", dictionary)
+                assert len(database.tables) == 350
+            finally:
+                await engine.close()
+
+        asyncio.run(run())
+
+    with sqlite3.connect(work / "F0350.db") as connection:
+        from redhorn.crawler import SQLITE_CATALOG
+
+        rows = connection.execute(SQLITE_CATALOG.sql).fetchall()
+    crawl_seconds = timed(crawl_once)
+    merge_seconds = timed(lambda: build_database("F0350", "company", catalog_columns(rows), dictionary))
+    print("\nCatalog crawl of a synthetic 350-table x 40-column database (median of 7)")
+    print(f"  full crawl (connect, catalog query, merge)  {crawl_seconds * 1000:8.1f} ms   (target < 1000 ms)")
+    print(f"  merge with the dictionary alone             {merge_seconds * 1000:8.1f} ms")
+    return {"crawl_ms": crawl_seconds * 1000, "merge_ms": merge_seconds * 1000}
+
+
+SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {"page": bench_page, "crawl": bench_crawl}
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(SECTIONS)
+    unknown = [name for name in chosen if name not in SECTIONS]
+    if unknown:
+        print(f"unknown section(s) {unknown}; choose from {list(SECTIONS)}")
+        return 2
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as temporary:
+        for name in chosen:
+            results[name] = SECTIONS[name](Path(temporary))
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
+    print(f"\nWritten to {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

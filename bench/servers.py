@@ -1,0 +1,107 @@
+"""Start and stop the processes a benchmark compares, each on its own loopback port."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+@contextlib.contextmanager
+def process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[int]:
+    log = open(ROOT / "bench" / "results" / f"server-{port}.log", "wb")
+    proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, cwd=ROOT)
+    try:
+        wait_for_port(port, proc)
+        time.sleep(0.5)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def bench_settings(folder: Path, **sections: Any) -> Path:
+    """A settings file for benchmarks: the demo data, loopback trusted as a TLS proxy for plain HTTP."""
+    document: dict[str, Any] = {
+        "VismaConnection": {"VismaDbConnectionString": f"Engine=sqlite;Data Source={ROOT / 'data'}"},
+        "ApiUsers": [
+            {
+                "Username": "bench",
+                "Password": "bench-password",
+                "AllowAccessToSysDb": True,
+                "AllowAccessToCatalogDb": True,
+                "AccessibleCompanies": [{"CompanyNo": 9999}],
+            }
+        ],
+        "Server": {
+            "TrustedProxies": ["127.0.0.1"],
+            "CertificateFile": str(ROOT / "config" / "dev-cert.pem"),
+            "KeyFile": str(ROOT / "config" / "dev-key.pem"),
+        },
+        "Tokens": {"SigningKey": "bench-signing-key-0123456789abcdef"},
+    }
+    document.update(sections)
+    path = folder / "bench-appsettings.json"
+    path.write_text(json.dumps(document, indent=2))
+    return path
+
+
+@contextlib.contextmanager
+def redhorn(settings_file: Path, *, tls: bool) -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "redhorn"), "--settings", str(settings_file), "serve", "--port", str(port)]
+    args += ["--no-access-log", "--log-level", "warning"]
+    if not tls:
+        args.append("--no-tls")
+    with process(args, port) as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def floor() -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "uvicorn"), "bench.floor:app", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    with process(args, port, env={"DATA": str(ROOT / "data" / "F9999.db")}) as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def datasette(database: Path) -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "datasette"), "serve", str(database), "--port", str(port), "--host", "127.0.0.1"]
+    args += ["--setting", "suggest_facets", "off", "--setting", "default_facet_size", "0"]
+    with process(args, port) as ready:
+        yield ready
