@@ -13,6 +13,7 @@ Run one section with `python -m bench page`; the default runs them all.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import sqlite3
 import statistics
@@ -28,7 +29,7 @@ import httpx
 from bench import servers
 from bench.wrk import Load, run_wrk
 
-ROUNDS = 3
+ROUNDS = 5
 RESULTS = servers.ROOT / "bench" / "results"
 FORWARDED = {"X-Forwarded-Proto": "https"}
 
@@ -42,11 +43,11 @@ def median_load(loads: list[Load]) -> Load:
     )
 
 
-def check_equivalent(urls: dict[str, str]) -> None:
+def check_equivalent(urls: dict[str, str], headers: dict[str, dict[str, str]]) -> None:
     """Every contender answers the same 100 rows before any is timed."""
     first: dict[str, list[int]] = {}
     for name, url in urls.items():
-        response = httpx.get(url, headers=FORWARDED, verify=False, timeout=60)
+        response = httpx.get(url, headers=headers[name], verify=False, timeout=60)
         response.raise_for_status()
         body = response.json()
         rows = body if isinstance(body, list) else body.get("value", body.get("rows"))
@@ -64,33 +65,59 @@ def print_table(title: str, loads: dict[str, Load]) -> None:
         print(f"  {name:34} {load.requests_per_second:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} {load.errors:7d}")
 
 
+def bearer_token(port: int) -> str:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/oauth/token",
+        data={"grant_type": "password", "username": servers.BENCH_USER[0], "password": servers.BENCH_USER[1]},
+        headers=FORWARDED,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
 def bench_page(work: Path) -> dict[str, Any]:
     settings_file = servers.bench_settings(work)
     path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
+    basic = "Basic " + base64.b64encode(":".join(servers.BENCH_USER).encode()).decode()
     with (
         servers.redhorn(settings_file, tls=False) as plain,
         servers.redhorn(settings_file, tls=True) as secure,
+        servers.redhorn_without_authentication(settings_file) as open_,
         servers.floor() as floor,
         servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
     ):
-        urls = {
-            "redhorn (http, trusted proxy)": f"http://127.0.0.1:{plain}{path}",
-            "redhorn (https)": f"https://127.0.0.1:{secure}{path}",
-            "starlette floor (http)": f"http://127.0.0.1:{floor}/orders",
-            "datasette (http)": f"http://127.0.0.1:{peer}/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1",
+        bearer = "Bearer " + bearer_token(plain)
+        contenders = {
+            "redhorn (http, bearer)": (f"http://127.0.0.1:{plain}{path}", bearer),
+            "redhorn (http, basic)": (f"http://127.0.0.1:{plain}{path}", basic),
+            "redhorn (http, no authentication)": (f"http://127.0.0.1:{open_}{path}", None),
+            "redhorn (https, bearer)": (f"https://127.0.0.1:{secure}{path}", bearer),
+            "starlette floor (http)": (f"http://127.0.0.1:{floor}/orders", None),
+            "datasette (http)": (
+                f"http://127.0.0.1:{peer}/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1",
+                None,
+            ),
         }
-        check_equivalent(urls)
-        rounds: dict[str, list[Load]] = {name: [] for name in urls}
-        for _ in range(ROUNDS):
-            for name, url in urls.items():
-                rounds[name].append(run_wrk(url, headers=FORWARDED))
+        headers = {
+            name: {**FORWARDED, **({"Authorization": auth} if auth else {})} for name, (_, auth) in contenders.items()
+        }
+        check_equivalent({name: url for name, (url, _) in contenders.items()}, headers)
+        rounds: dict[str, list[Load]] = {name: [] for name in contenders}
+        names = list(contenders)
+        for round_no in range(ROUNDS):
+            # Each round starts with another contender, so no one always runs first (cold) or last.
+            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+                rounds[name].append(run_wrk(contenders[name][0], headers=headers[name]))
     loads = {name: median_load(values) for name, values in rounds.items()}
     print_table(f"100-row page of orders sorted by OrderNo desc (median of {ROUNDS} rounds, wrk -c16)", loads)
-    ours = loads["redhorn (http, trusted proxy)"].requests_per_second
+    ours = loads["redhorn (http, bearer)"].requests_per_second
+    unauthenticated = loads["redhorn (http, no authentication)"].requests_per_second
     ratios = {
         "redhorn / starlette floor": ours / loads["starlette floor (http)"].requests_per_second,
         "redhorn / datasette": ours / loads["datasette (http)"].requests_per_second,
-        "redhorn https / redhorn http": loads["redhorn (https)"].requests_per_second / ours,
+        "redhorn https / redhorn http": loads["redhorn (https, bearer)"].requests_per_second / ours,
+        "bearer / no authentication": ours / unauthenticated,
+        "basic / no authentication": loads["redhorn (http, basic)"].requests_per_second / unauthenticated,
     }
     for name, ratio in ratios.items():
         print(f"  {name:34} {ratio:9.2f}")

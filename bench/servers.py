@@ -53,14 +53,17 @@ def process(args: list[str], port: int, env: dict[str, str] | None = None) -> It
         log.close()
 
 
+BENCH_USER = ("bench", "bench-password")
+
+
 def bench_settings(folder: Path, **sections: Any) -> Path:
     """A settings file for benchmarks: the demo data, loopback trusted as a TLS proxy for plain HTTP."""
     document: dict[str, Any] = {
         "VismaConnection": {"VismaDbConnectionString": f"Engine=sqlite;Data Source={ROOT / 'data'}"},
         "ApiUsers": [
             {
-                "Username": "bench",
-                "Password": "bench-password",
+                "Username": BENCH_USER[0],
+                "Password": BENCH_USER[1],
                 "AllowAccessToSysDb": True,
                 "AllowAccessToCatalogDb": True,
                 "AccessibleCompanies": [{"CompanyNo": 9999}],
@@ -87,6 +90,15 @@ def redhorn(settings_file: Path, *, tls: bool) -> Iterator[int]:
     if not tls:
         args.append("--no-tls")
     with process(args, port) as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def redhorn_without_authentication(settings_file: Path) -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "uvicorn"), "bench.noauth:app", "--port", str(port), "--no-access-log", "--log-level", "warning"]
+    args += ["--no-proxy-headers", "--no-server-header"]
+    with process(args, port, env={"REDHORN_SETTINGS": str(settings_file)}) as ready:
         yield ready
 
 

@@ -13,13 +13,15 @@ from urllib.parse import parse_qsl, quote, unquote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from redhorn.encoding import encode, encode_list, encode_row
+from redhorn.auth.backends import require_principal
+from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
 from redhorn.errors import InvalidQuery, RowNotFound
 from redhorn.metadata import Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
-from redhorn.query import ListPlan, next_page_token, plan_get, plan_list
+from redhorn.prepared import PreparedList
+from redhorn.query import next_page_token, plan_get, plan_list
 from redhorn.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.state import State
@@ -32,8 +34,13 @@ def _state(request: Request) -> State:
     return state
 
 
+def _query_string(request: Request) -> str:
+    query: bytes = request.scope.get("query_string", b"")
+    return query.decode("latin-1")
+
+
 def _query_pairs(request: Request) -> list[tuple[str, str]]:
-    return parse_qsl(request.url.query, keep_blank_values=True)
+    return parse_qsl(_query_string(request), keep_blank_values=True)
 
 
 def _requested_page_size(request: Request, maximum: int) -> tuple[int, str | None]:
@@ -65,37 +72,57 @@ def _next_link(request: Request, token: str) -> str:
 async def list_rows(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}: a page of rows with server-driven paging."""
     state = _state(request)
-    database = resolve_database(state.metadata, request.path_params["database"])
+    principal = require_principal(request)
+    database = resolve_database(state.metadata, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
-    options = parse_query_options(_query_pairs(request), state.limits)
     page_size, applied = _requested_page_size(request, state.settings.query.max_page_size)
-    binding = _binding(database.name, table, options, user="")
-    token: PageToken | None = None
-    if options.skiptoken is not None:
-        token = verify_page_token(state.page_token_key, binding, options.skiptoken)
-    plan = plan_list(table, options, page_size=page_size, token=token)
-    rows, count = await _fetch_page(state, database.name, plan, options)
+    prepared = _prepare_list(state, database.name, table, _query_string(request), page_size, principal.username)
+    options, plan = prepared.options, prepared.plan
+    rows, count = await _fetch_page(state, database.name, prepared)
     next_link = None
     if plan.more_possible and len(rows) > plan.page_size:
         rows = rows[: plan.page_size]
-        next_token = next_page_token(plan, rows)
-        next_link = _next_link(request, sign_page_token(state.page_token_key, binding, next_token))
-    body = encode_list(plan.query.columns, rows, width=len(plan.query.output), count=count, next_link=next_link)
+        binding = _binding(database.name, table, options, user=principal.username)
+        next_token = sign_page_token(state.page_token_key, binding, next_page_token(plan, rows))
+        next_link = _next_link(request, next_token)
+    if plan.query.json_rows:
+        body = encode_json_list([row[0] for row in rows], count=count, next_link=next_link)
+    else:
+        body = encode_list(plan.query.columns, rows, width=len(plan.query.output), count=count, next_link=next_link)
     headers = {"Preference-Applied": applied} if applied else None
     return Response(body, media_type=JSON, headers=headers)
 
 
-async def _fetch_page(
-    state: State, database: str, plan: ListPlan, options: QueryOptions
-) -> tuple[list[tuple[Any, ...]], int | None]:
+def _prepare_list(
+    state: State, database: str, table: Table, query_string: str, page_size: int, user: str
+) -> PreparedList:
+    """Parse, plan and compile a list request, or take a first page prepared before."""
+    key = (database, table.resource, query_string, page_size)
+    prepared = state.prepared.get(key)
+    if prepared is not None:
+        return prepared
+    options = parse_query_options(parse_qsl(query_string, keep_blank_values=True), state.limits)
+    token: PageToken | None = None
+    if options.skiptoken is not None:
+        binding = _binding(database, table, options, user=user)
+        token = verify_page_token(state.page_token_key, binding, options.skiptoken)
+    dialect = state.engine.dialect
+    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
+    count_statement = compile_count(dialect, table, plan.query.where) if options.count else None
+    prepared = PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
+    if token is None:
+        state.prepared.put(key, prepared)
+    return prepared
+
+
+async def _fetch_page(state: State, database: str, prepared: PreparedList) -> tuple[list[tuple[Any, ...]], int | None]:
     engine = state.engine
     timeout = state.settings.query.statement_timeout_seconds
-    statement = compile_select(engine.dialect, plan.query)
-    if not options.count:
-        return await engine.fetch(database, statement, timeout=timeout), None
-    count_statement = compile_count(engine.dialect, plan.query.table, plan.query.where)
+    if prepared.count_statement is None:
+        return await engine.fetch(database, prepared.statement, timeout=timeout), None
     rows, count_rows = await asyncio.gather(
-        engine.fetch(database, statement, timeout=timeout), engine.fetch(database, count_statement, timeout=timeout)
+        engine.fetch(database, prepared.statement, timeout=timeout),
+        engine.fetch(database, prepared.count_statement, timeout=timeout),
     )
     return rows, int(count_rows[0][0])
 
@@ -110,7 +137,8 @@ def _key_segments(request: Request) -> list[str]:
 async def get_row(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}/{key...}: one row by its primary key; `/$count` counts."""
     state = _state(request)
-    database = resolve_database(state.metadata, request.path_params["database"])
+    principal = require_principal(request)
+    database = resolve_database(state.metadata, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
     segments = _key_segments(request)
     pairs = _query_pairs(request)
@@ -120,7 +148,7 @@ async def get_row(request: Request) -> Response:
     for name, _ in pairs:
         if name.lower() not in ("$select", "$format") and name.startswith("$"):
             raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
-    query = plan_get(table, segments, options.select)
+    query = plan_get(table, segments, options.select, json_rows=state.engine.dialect.renders_json_rows)
     rows = await state.engine.fetch(
         database.name,
         compile_select(state.engine.dialect, query),
@@ -129,7 +157,8 @@ async def get_row(request: Request) -> Response:
     if not rows:
         key = "/".join(segments)
         raise RowNotFound(f"No row of {table.resource!r} has the key {key!r}")
-    return Response(encode_row(query.output, rows[0]), media_type=JSON)
+    body = bytes(rows[0][0]) if query.json_rows else encode_row(query.output, rows[0])
+    return Response(body, media_type=JSON)
 
 
 async def _count(state: State, database: str, table: Table, options: QueryOptions) -> Response:
@@ -142,7 +171,8 @@ async def _count(state: State, database: str, table: Table, options: QueryOption
 async def list_resources(request: Request) -> Response:
     """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
     state = _state(request)
-    database = resolve_database(state.metadata, request.path_params["database"])
+    principal = require_principal(request)
+    database = resolve_database(state.metadata, request.path_params["database"], principal)
     base = str(request.url.replace(query="")).rstrip("/")
     value = [
         {

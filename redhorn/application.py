@@ -12,11 +12,19 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.authentication import AuthenticationBackend
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Route
 
 from redhorn import api
+from redhorn.auth.authenticator import Authenticator
+from redhorn.auth.backends import TOKEN_PATH, ApiAuthenticationBackend, on_auth_error
+from redhorn.auth.endpoint import issue_token
+from redhorn.auth.throttle import LoginThrottle
+from redhorn.auth.tokens import TokenService
+from redhorn.auth.users import UserDirectory
 from redhorn.crawler import crawl
 from redhorn.dictionary import load_dictionary
 from redhorn.engines.base import Engine
@@ -24,6 +32,7 @@ from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
 from redhorn.https import HttpsOnlyMiddleware
 from redhorn.odata.parser import QueryLimits
+from redhorn.redaction import install_redaction
 from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
 from redhorn.state import State
 
@@ -62,15 +71,35 @@ def create_engine(settings: Settings, root: Path) -> Engine:
     )
 
 
-def page_token_key(settings: Settings) -> bytes:
-    """The key that signs `$skiptoken`s: derived from the shared token key, else random per process."""
+def signing_key(settings: Settings) -> bytes:
+    """`Tokens.SigningKey`, or a random key for this process alone (with a warning)."""
     if settings.tokens.signing_key:
-        return hmac.new(settings.tokens.signing_key.encode(), b"redhorn skiptoken", hashlib.sha256).digest()
+        return settings.tokens.signing_key.encode("utf-8")
+    logger.warning(
+        "Tokens.SigningKey is empty: a random key was made for this process. Access tokens and "
+        "$skiptokens it issues are not accepted by other workers or after a restart; "
+        "set a shared key when running several workers."
+    )
     return secrets.token_bytes(32)
 
 
+def derive_key(key: bytes, purpose: str) -> bytes:
+    """A separate key per purpose, so that no token of one kind can pass for another."""
+    return hmac.new(key, b"redhorn " + purpose.encode(), hashlib.sha256).digest()
+
+
+def create_authenticator(settings: Settings, key: bytes) -> Authenticator:
+    users = UserDirectory(settings, derive_key(key, "password fingerprint"))
+    tokens = TokenService(derive_key(key, "access token"), settings.tokens.lifetime_seconds, users)
+    return Authenticator(users, tokens, LoginThrottle(settings.authentication))
+
+
 def create_app(
-    settings: Settings | None = None, *, settings_file: Path | None = None, root: Path | None = None
+    settings: Settings | None = None,
+    *,
+    settings_file: Path | None = None,
+    root: Path | None = None,
+    authentication: AuthenticationBackend | None = None,
 ) -> Starlette:
     """The redhorn ASGI application.
 
@@ -78,6 +107,7 @@ def create_app(
         settings: settings already loaded (tests inject them); else read from `settings_file`.
         settings_file: the settings file; defaults to `$REDHORN_SETTINGS` or `config/appsettings.json`.
         root: the application's root, which `~` in settings paths means.
+        authentication: replaces the Basic/Bearer backend (the benchmark's no-authentication baseline).
     """
     if settings is None:
         path = settings_file or default_settings_file()
@@ -85,6 +115,9 @@ def create_app(
         root = root or root_of(path)
     app_root = root or Path.cwd()
     loaded: Settings = settings
+    key = signing_key(loaded)
+    authenticator = create_authenticator(loaded, key)
+    install_redaction("uvicorn.access", "uvicorn.error", "redhorn")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -93,20 +126,30 @@ def create_app(
             metadata = await crawl(engine, load_dictionary())
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
-            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, page_token_key(loaded))
+            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"))
             yield
         finally:
             await engine.close()
 
     routes = [
         Route("/health", api.health, methods=["GET"]),
+        Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/api/{database}", api.list_resources, methods=["GET"]),
         Route("/api/{database}/{resource}", api.list_rows, methods=["GET"]),
         Route("/api/{database}/{resource}/{key:path}", api.get_row, methods=["GET"]),
     ]
     handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
-    middleware = [Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies)]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    middleware = [
+        Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies),
+        Middleware(
+            AuthenticationMiddleware,
+            backend=authentication or ApiAuthenticationBackend(authenticator),
+            on_error=on_auth_error,
+        ),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
+    app.state.authenticator = authenticator
+    return app
 
 
 def app_from_environment() -> Starlette:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import sys
@@ -10,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from redhorn.application import SETTINGS_ENV, create_engine, default_settings_file, root_of
+from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.demo import build_demo, demo_exists
-from redhorn.settings import SettingsError, load_settings, parse_connection_string, resolve_path
+from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
 from redhorn.tls import make_development_certificate
 
 
@@ -70,7 +72,9 @@ def command_serve(args: argparse.Namespace) -> int:
         tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(key)}
         scheme = "https"
     os.environ[SETTINGS_ENV] = str(settings_file)
-    print(f"redhorn serves {scheme}://{host}:{port}/api/9999/orders?$top=5&$count=true", flush=True)
+    print(f"redhorn serves {scheme}://{host}:{port}", flush=True)
+    if args.show_login:
+        print(login_hint(settings, f"{scheme}://{host}:{port}"), flush=True)
     uvicorn.run(
         "redhorn.application:app_from_environment",
         factory=True,
@@ -86,6 +90,38 @@ def command_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def login_hint(settings: Settings, base_url: str) -> str:
+    """How to log in as the first API user; its password is shown only when the file keeps it plain."""
+    if not settings.api_users:
+        return "No API users are configured: add one to ApiUsers in the settings file to log in."
+    user = settings.api_users[0]
+    company = user.accessible_companies[0].company_no if user.accessible_companies else 9999
+    password = "<password>" if is_hashed(user.password) else user.password
+    return (
+        f"Log in as {user.username!r} with Basic authentication, or get a token:\n"
+        f"  curl -k -u '{user.username}:{password}' '{base_url}/api/{company}/orders?$top=5&$count=true'\n"
+        f"  curl -k -d grant_type=password -d 'username={user.username}' -d 'password={password}' "
+        f"{base_url}/api/oauth/token\n"
+        f"  API documentation: {base_url}/swagger"
+    )
+
+
+def command_hash_password(args: argparse.Namespace) -> int:
+    """Print an Argon2id hash for `ApiUsers[].Password`; the password is read from the terminal or stdin."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("redhorn: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("redhorn: the password is empty", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redhorn", description="A REST/OData API over Visma Business.")
     parser.add_argument("--settings", help="settings file (default: $REDHORN_SETTINGS or config/appsettings.json)")
@@ -98,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-tls", action="store_true", help="plain HTTP, for use behind a trusted TLS proxy")
     serve.add_argument("--no-access-log", action="store_true")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--show-login", action="store_true", help="print how to log in as the first API user (for the demo)"
+    )
     serve.set_defaults(handler=command_serve)
 
     demo = commands.add_parser("demo", help="build the demo databases")
@@ -109,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     cert = commands.add_parser("dev-cert", help="make a self-signed certificate for 127.0.0.1")
     cert.add_argument("--if-missing", action="store_true")
     cert.set_defaults(handler=command_dev_cert)
+
+    hashing = commands.add_parser("hash-password", help="print an Argon2id hash of a password (read from stdin)")
+    hashing.set_defaults(handler=command_hash_password)
     return parser
 
 

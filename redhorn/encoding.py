@@ -4,9 +4,13 @@ Rows never become dicts. For each distinct list of properties a Struct type is m
 `f0` renamed to `OrderNo`, ...) and every row tuple is unpacked into it; msgspec encodes those
 several times faster than dicts, and the property names are escaped once, not per row.
 
+Where the engine can write rows as JSON itself (SQLite's json_object, in C, with the GIL
+released), rows arrive as JSON object texts and are joined into the envelope as they are.
+
 Decimal policy: SQL Server's decimal values arrive as `Decimal` and are written as JSON numbers
-with every digit kept (never as strings, never through float). SQLite stores decimals as REAL and
-they are written in the shortest form that reads back to the same double, so 12.5 stays 12.5.
+with every digit kept (never as strings, never through float). SQLite stores decimals as REAL;
+they are written with up to 15 significant digits, all that a double holds of a decimal number,
+so 12.5 stays 12.5 and a stored 0.30000000000000004 is the 0.3 that was meant.
 """
 
 from __future__ import annotations
@@ -65,6 +69,16 @@ def encode_list(
     envelope = ListEnvelope(
         count=msgspec.UNSET if count is None else count,
         value=rows_to_structs(columns, rows, width),
+        next_link=msgspec.UNSET if next_link is None else next_link,
+    )
+    return encoder.encode(envelope)
+
+
+def encode_json_list(texts: Sequence[bytes], *, count: int | None = None, next_link: str | None = None) -> bytes:
+    """The JSON bytes of a list response whose rows are already JSON objects (UTF-8 bytes)."""
+    envelope = ListEnvelope(
+        count=msgspec.UNSET if count is None else count,
+        value=msgspec.Raw(b"[" + b",".join(texts) + b"]"),  # type: ignore[arg-type]
         next_link=msgspec.UNSET if next_link is None else next_link,
     )
     return encoder.encode(envelope)

@@ -77,6 +77,74 @@ class InvalidSkipToken(ApiError):
     code = "InvalidSkipToken"
 
 
+CHALLENGES = 'Basic realm="redhorn", charset="UTF-8", Bearer realm="redhorn"'
+
+
+class AuthenticationRequired(ApiError):
+    """No credentials on a path that needs them (401, with Basic and Bearer challenges)."""
+
+    status = 401
+    code = "AuthenticationRequired"
+
+    def __init__(self, message: str, *, target: str | None = None) -> None:
+        super().__init__(message, target=target, headers={"WWW-Authenticate": CHALLENGES})
+
+
+class InvalidCredentials(AuthenticationRequired):
+    """A wrong username or password; which of the two is never said (401)."""
+
+    code = "InvalidCredentials"
+
+
+class BasicAuthenticationNotAllowed(AuthenticationRequired):
+    """The user may not use Basic authentication (`AllowBasicAuthentication` false); a token works (401)."""
+
+    code = "BasicAuthenticationNotAllowed"
+
+
+class InvalidToken(ApiError):
+    """A bearer token that is malformed, altered, expired, or whose user or password changed (401)."""
+
+    status = 401
+    code = "InvalidToken"
+
+    def __init__(self, message: str) -> None:
+        challenge = f'Bearer realm="redhorn", error="invalid_token", error_description="{message}"'
+        super().__init__(message, headers={"WWW-Authenticate": challenge})
+
+
+class TokenInQueryString(ApiError):
+    """A credential in the query string, where logs and proxies would keep it (400)."""
+
+    status = 400
+    code = "TokenInQueryString"
+
+
+class TooManyFailedLogins(ApiError):
+    """Too many failed logins for this username and address; retry after `Retry-After` seconds (429)."""
+
+    status = 429
+    code = "TooManyFailedLogins"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        self.retry_after = retry_after
+
+
+class CompanyAccessDenied(ApiError):
+    """The user may not reach this company, or it does not exist and the user may not know that (403)."""
+
+    status = 403
+    code = "CompanyAccessDenied"
+
+
+class DatabaseAccessDenied(ApiError):
+    """The user may not reach `vbsys` (`AllowAccessToSysDb`) or `Catalog` (`AllowAccessToCatalogDb`) (403)."""
+
+    status = 403
+    code = "DatabaseAccessDenied"
+
+
 class HttpsRequired(ApiError):
     """A plain-HTTP request that did not come through a trusted TLS proxy (403)."""
 

@@ -29,13 +29,16 @@ class OrderColumn(msgspec.Struct, frozen=True):
 class SelectQuery(msgspec.Struct, frozen=True):
     """A SELECT over one table, ready for a dialect to compile.
 
-    `columns` are read; `output` (a prefix of `columns`) is returned to the client; the rest are
-    read only to build the next page's token.
+    `output` is what the client gets. With `json_rows` each row is read as the JSON object text
+    of `output` followed by the values of `columns` (the order columns, for the next page's
+    token). Without it, `columns` are read as values: `output` first, then the order columns
+    not already among them.
     """
 
     table: Table
     columns: tuple[Column, ...]
     output: tuple[Column, ...]
+    json_rows: bool = False
     where: Expression | None = None
     order: tuple[OrderColumn, ...] = ()
     limit: int | None = None
@@ -82,8 +85,22 @@ def order_columns(table: Table, order_by: tuple[OrderItem, ...]) -> tuple[OrderC
     return tuple(order)
 
 
-def plan_list(table: Table, options: QueryOptions, *, page_size: int, token: PageToken | None) -> ListPlan:
+# Kinds the engine's own JSON would not render as redhorn does (base64 for binary, shortest
+# round-trip form for doubles); rows with them are encoded by msgspec instead.
+_NOT_JSON_RENDERED = frozenset({"binary", "float"})
+
+
+def can_render_json(columns: tuple[Column, ...]) -> bool:
+    return not any(column.kind in _NOT_JSON_RENDERED for column in columns)
+
+
+def plan_list(
+    table: Table, options: QueryOptions, *, page_size: int, token: PageToken | None, json_rows: bool = False
+) -> ListPlan:
     """The query for one page of a list request.
+
+    Args:
+        json_rows: the engine can render rows as JSON objects; used when the columns allow it.
 
     Raises:
         InvalidQuery: unknown properties or a filter that does not fit the table.
@@ -104,11 +121,16 @@ def plan_list(table: Table, options: QueryOptions, *, page_size: int, token: Pag
             offset = 0
         else:
             offset = token.offset or 0
-    extra = tuple(entry.column for entry in order if entry.column not in output)
+    json_rows = json_rows and can_render_json(output)
+    if json_rows:
+        columns = tuple(entry.column for entry in order)
+    else:
+        columns = output + tuple(entry.column for entry in order if entry.column not in output)
     query = SelectQuery(
         table=table,
-        columns=output + extra,
+        columns=columns,
         output=output,
+        json_rows=json_rows,
         where=where,
         order=order,
         limit=take + 1 if more_possible else take,
@@ -124,7 +146,8 @@ def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
     delivered = plan.delivered + len(rows)
     if query.table.key:
         last = rows[-1]
-        index = {column.sql_name: i for i, column in enumerate(query.columns)}
+        first = 1 if query.json_rows else 0
+        index = {column.sql_name: first + i for i, column in enumerate(query.columns)}
         values = tuple(last[index[entry.column.sql_name]] for entry in query.order)
         return PageToken(values, delivered)
     return PageToken((), delivered, query.offset + len(rows))
@@ -145,7 +168,9 @@ def _coerce(column: Column, value: Any) -> Any:
     return value
 
 
-def plan_get(table: Table, key_segments: list[str], select: tuple[str, ...] | None) -> SelectQuery:
+def plan_get(
+    table: Table, key_segments: list[str], select: tuple[str, ...] | None, *, json_rows: bool = False
+) -> SelectQuery:
     """The query for one row by its primary key, given as path segments in key order.
 
     Raises:
@@ -161,6 +186,8 @@ def plan_get(table: Table, key_segments: list[str], select: tuple[str, ...] | No
         )
     values = tuple(parse_key_value(column, segment) for column, segment in zip(table.key, key_segments, strict=True))
     output = select_columns(table, select)
+    if json_rows and can_render_json(output):
+        return SelectQuery(table=table, columns=(), output=output, json_rows=True, limit=1, key_values=values)
     return SelectQuery(table=table, columns=output, output=output, limit=1, key_values=values)
 
 

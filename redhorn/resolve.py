@@ -1,25 +1,49 @@
-"""From the path's `{companyNo}` and `{resource}` to a database and a table of the metadata cache."""
+"""From the path's `{companyNo}` and `{resource}` to a database and a table, for one principal.
+
+Access is decided here, on every path, before anything is read: `AccessibleCompanies` for company
+databases, `AllowAccessToSysDb` for `vbsys`, `AllowAccessToCatalogDb` for `Catalog`. A company the
+user may not reach is 403 whether or not it exists, so company numbers cannot be probed; only a
+user who lists a company learns that it does not exist (404).
+"""
 
 from __future__ import annotations
 
-from redhorn.errors import CompanyNotFound, DatabaseUnavailable, ResourceNotFound
+from redhorn.auth.principal import Principal
+from redhorn.errors import (
+    CompanyAccessDenied,
+    CompanyNotFound,
+    DatabaseAccessDenied,
+    DatabaseUnavailable,
+    ResourceNotFound,
+)
 from redhorn.metadata import Database, Metadata, Table
 
 
-def resolve_database(metadata: Metadata, segment: str) -> Database:
+def resolve_database(metadata: Metadata, segment: str, principal: Principal) -> Database:
     """The database a path names: a company number, `vbsys` or `catalog` (any letter case).
 
     Raises:
-        CompanyNotFound: no such company or database.
+        DatabaseAccessDenied: `vbsys` or `catalog` for a user not allowed it.
+        CompanyAccessDenied: a company number the user does not list.
+        CompanyNotFound: not a company number or a database name; or a listed company that does not exist.
         DatabaseUnavailable: the company exists but its database could not be crawled.
     """
     lowered = segment.lower()
     if lowered == metadata.system_database.lower():
+        if not principal.system_database:
+            raise DatabaseAccessDenied(f"User {principal.username!r} may not read {metadata.system_database!r}")
         name = metadata.system_database
     elif lowered == metadata.catalog_database.lower():
+        if not principal.catalog_database:
+            raise DatabaseAccessDenied(f"User {principal.username!r} may not read {metadata.catalog_database!r}")
         name = metadata.catalog_database
     elif segment.isascii() and segment.isdigit() and len(segment) <= 9:
-        company = metadata.companies.get(int(segment))
+        number = int(segment)
+        if not principal.can_see_company(number):
+            raise CompanyAccessDenied(
+                f"User {principal.username!r} may not access company {segment!r}", target="companyNo"
+            )
+        company = metadata.companies.get(number)
         if company is None:
             raise CompanyNotFound(f"Company {segment!r} does not exist", target="companyNo")
         name = company.database

@@ -88,11 +88,20 @@ class QuerySettings(_Section, frozen=True):
 
 
 class TokenSettings(_Section, frozen=True):
+    # Signs access tokens and `$skiptoken`s; every worker and host of one installation shares it.
     signing_key: str = ""
     lifetime_seconds: int = 7200
 
     def __repr__(self) -> str:
         return f"TokenSettings(lifetime_seconds={self.lifetime_seconds})"
+
+
+class AuthenticationSettings(_Section, frozen=True):
+    # Failed logins allowed per username and client address within the window, then 429.
+    max_failed_logins: int = 10
+    # Failed logins allowed per client address (any usernames) within the window.
+    max_failed_logins_per_address: int = 50
+    failed_login_window_seconds: int = 300
 
 
 class Settings(_Section, frozen=True):
@@ -104,6 +113,7 @@ class Settings(_Section, frozen=True):
     server: ServerSettings = ServerSettings()
     query: QuerySettings = QuerySettings()
     tokens: TokenSettings = TokenSettings()
+    authentication: AuthenticationSettings = AuthenticationSettings()
 
 
 def strip_comments(text: str) -> str:

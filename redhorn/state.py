@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from redhorn.engines.base import Engine
 from redhorn.metadata import Metadata
 from redhorn.odata.parser import QueryLimits
+from redhorn.prepared import PreparedCache
 from redhorn.settings import Settings
 
 
@@ -19,3 +20,4 @@ class State:
     metadata: Metadata
     limits: QueryLimits
     page_token_key: bytes
+    prepared: PreparedCache = field(default_factory=PreparedCache)

@@ -45,7 +45,8 @@ def settings_document(data_folder: Path, **sections: Any) -> dict[str, Any]:
                 "Password": DEMO_USER[1],
                 "AllowAccessToSysDb": True,
                 "AllowAccessToCatalogDb": True,
-                "AccessibleCompanies": [{"CompanyNo": 9999}, {"CompanyNo": 1}],
+                # 4242 is listed but does not exist: the demo user is told so (404); others get 403.
+                "AccessibleCompanies": [{"CompanyNo": 9999}, {"CompanyNo": 1}, {"CompanyNo": 4242}],
             }
         ],
         "Query": {"MaxPageSize": 1000},
@@ -77,13 +78,17 @@ def settings_factory(demo_folder: Path):
 
 @contextlib.asynccontextmanager
 async def running_client(
-    settings: Settings, root: Path, *, raise_app_exceptions: bool = True
+    settings: Settings,
+    root: Path,
+    *,
+    raise_app_exceptions: bool = True,
+    auth: tuple[str, str] | None = DEMO_USER,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """An in-process client for an app built from `settings`, its lifespan running."""
+    """An in-process client for an app built from `settings`, its lifespan running, as the demo user."""
     app = create_app(settings, root=root)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
-        async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver", auth=auth) as client:
             yield client
 
 
@@ -117,6 +122,8 @@ class Server:
         return ssl.create_default_context(cafile=str(self.certificate))
 
     def client(self, **kwargs: Any) -> httpx.Client:
+        """A client that trusts the server's certificate; Basic as the demo user unless `auth` says otherwise."""
+        kwargs.setdefault("auth", DEMO_USER)
         return httpx.Client(base_url=self.base_url, verify=self.ssl_context(), timeout=30, **kwargs)
 
     def log(self) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import Server, settings_document, start_server
+from tests.conftest import DEMO_USER, Server, settings_document, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -54,7 +54,7 @@ def test_plain_http_refused_unless_from_a_trusted_proxy(tmp_path: Path, demo_fol
     document = settings_document(demo_folder, Server={"TrustedProxies": ["127.0.0.1"]})
     with start_server(tmp_path / "proxied", document, tls=False) as proxied:
         headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com", "Prefer": "odata.maxpagesize=2"}
-        response = httpx.get(proxied.base_url + "/api/9999/orders?$top=3", headers=headers)
+        response = httpx.get(proxied.base_url + "/api/9999/orders?$top=3", headers=headers, auth=DEMO_USER)
         assert response.status_code == 200
         assert response.json()["@odata.nextLink"].startswith("https://api.example.com/api/9999/orders?")
         assert httpx.get(proxied.base_url + "/health").status_code == 403

@@ -6,7 +6,9 @@ import httpx
 import pytest
 
 CASES = [
-    pytest.param("GET", "/api/1234/orders", 404, "CompanyNotFound", id="unknown-company"),
+    pytest.param("GET", "/api/4242/orders", 404, "CompanyNotFound", id="listed-company-missing"),
+    pytest.param("GET", "/api/1234/orders", 403, "CompanyAccessDenied", id="company-not-listed"),
+    pytest.param("GET", "/api/9999/orders?access_token=abc", 400, "TokenInQueryString", id="token-in-query"),
     pytest.param("GET", "/api/abc/orders", 404, "CompanyNotFound", id="company-not-a-number"),
     pytest.param("GET", "/api/9999/nothings", 404, "ResourceNotFound", id="unknown-resource"),
     pytest.param("GET", "/api/9999/orders/99999999", 404, "RowNotFound", id="unknown-key"),
@@ -51,6 +53,24 @@ def assert_error_shape(response: httpx.Response, status: int, code: str) -> None
 @pytest.mark.parametrize(("method", "url", "status", "code"), CASES)
 async def test_error_shape(client: httpx.AsyncClient, method, url, status, code):
     assert_error_shape(await client.request(method, url), status, code)
+
+
+AUTH_CASES = [
+    pytest.param(None, "/api/9999/orders", 401, "AuthenticationRequired", id="no-credentials"),
+    pytest.param(("demo", "wrong"), "/api/9999/orders", 401, "InvalidCredentials", id="wrong-password"),
+    pytest.param(None, "/api/9999", 401, "AuthenticationRequired", id="resources-no-credentials"),
+    pytest.param(None, "/api/9999/orders/1", 401, "AuthenticationRequired", id="key-no-credentials"),
+    pytest.param(None, "/api/9999/orders/$count", 401, "AuthenticationRequired", id="count-no-credentials"),
+    pytest.param(None, "/api/vbsys/companies", 401, "AuthenticationRequired", id="vbsys-no-credentials"),
+]
+
+
+@pytest.mark.parametrize(("auth", "url", "status", "code"), AUTH_CASES)
+async def test_authentication_error_shape(client: httpx.AsyncClient, auth, url, status, code):
+    response = await client.get(url, auth=auth or (lambda request: request))
+    assert_error_shape(response, status, code)
+    assert 'Basic realm="redhorn"' in response.headers["www-authenticate"]
+    assert 'Bearer realm="redhorn"' in response.headers["www-authenticate"]
 
 
 async def test_errors_name_the_option(client):

@@ -26,8 +26,14 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
     params: list[Any] = []
     prefix, prefix_params = dialect.select_prefix(query.limit, query.offset)
     params.extend(prefix_params)
-    columns = ", ".join(dialect.quote_ident(column.sql_name) for column in query.columns)
-    sql = f"SELECT {prefix}{columns} FROM {dialect.table_ref(query.table.sql_name)}"
+    selected: list[str] = []
+    if query.json_rows:
+        json_sql, json_params = dialect.json_object(tuple((c.name, c.sql_name) for c in query.output))
+        selected.append(json_sql)
+        params.extend(json_params)
+    if query.columns:
+        selected.append(dialect.select_list(tuple(column.sql_name for column in query.columns)))
+    sql = f"SELECT {prefix}{', '.join(selected)} FROM {dialect.table_ref(query.table.sql_name)}"
     conditions: list[str] = []
     if query.key_values is not None:
         for column, value in zip(query.table.key, query.key_values, strict=True):

@@ -22,10 +22,29 @@ class Dialect:
     placeholder: ClassVar[str] = "?"
     # Does paging need an ORDER BY to be present (T-SQL OFFSET/FETCH does)?
     paging_needs_order_by: ClassVar[bool] = False
+    # Can the engine write each row as a JSON object itself, so no Python object is made per value?
+    renders_json_rows: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        self._select_lists: dict[tuple[str, ...], str] = {}
 
     def quote_ident(self, name: str) -> str:
         """`name` quoted as an identifier, the closing quote doubled inside it."""
         return f"{self.quote_start}{name.replace(self.quote_end, self.quote_end * 2)}{self.quote_end}"
+
+    def select_list(self, names: tuple[str, ...]) -> str:
+        """`names` quoted and comma-separated; remembered, as the same lists come again and again."""
+        text = self._select_lists.get(names)
+        if text is None:
+            if len(self._select_lists) > 10_000:
+                self._select_lists.clear()
+            text = self._select_lists[names] = ", ".join(self.quote_ident(name) for name in names)
+        return text
+
+    def json_object(self, columns: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
+        """An expression for the row as a JSON object of (property, SQL column) pairs, with its
+        parameters; only for dialects with `renders_json_rows`."""
+        raise NotImplementedError
 
     def table_ref(self, table: str) -> str:
         """How a table of the connection's database is named in FROM."""

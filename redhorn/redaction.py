@@ -1,0 +1,40 @@
+"""Keep secrets out of log lines: credential-like query parameters are blanked in access logs.
+
+redhorn refuses credentials in query strings, but uvicorn logs the request line before anything
+answers it, so the log line itself is cleaned. Headers are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from redhorn.auth.backends import CREDENTIAL_PARAMETERS
+
+_PARAMETER = re.compile(
+    r"(?i)([?&](?:" + "|".join(re.escape(name) for name in sorted(CREDENTIAL_PARAMETERS)) + r")=)[^&\s\"]*"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with the values of credential-like query parameters replaced by `***`."""
+    return _PARAMETER.sub(r"\1***", text)
+
+
+class RedactSecrets(logging.Filter):
+    """A logging filter that redacts the request line's credential-like parameters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        return True
+
+
+def install_redaction(*logger_names: str) -> None:
+    """Add the filter to the named loggers once, however many apps a process creates."""
+    for name in logger_names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(existing, RedactSecrets) for existing in logger.filters):
+            logger.addFilter(RedactSecrets())
