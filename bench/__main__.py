@@ -5,6 +5,8 @@ a peer measured in the same run, because the machines are noisy. Sections:
 
 - page:  the 100-row sorted page, redhorn (HTTP behind a trusted proxy, and HTTPS) against a
          hand-written Starlette floor and datasette, with wrk on loopback, one worker each.
+- pull:  a whole-table pull of the 1,000,000 order lines through nextLinks, against $skip paging
+         at the same depths and datasette's own `_next` pagination over the same file.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
 
 Run one section with `python -m bench page`; the default runs them all.
@@ -124,6 +126,108 @@ def bench_page(work: Path) -> dict[str, Any]:
     return {"loads": {k: v.__dict__ for k, v in loads.items()}, "ratios": ratios}
 
 
+class Pull:
+    """One whole-table pull: per-page times in order, and the rows it returned."""
+
+    def __init__(self) -> None:
+        self.page_seconds: list[float] = []
+        self.rows = 0
+
+    def figures(self) -> dict[str, float]:
+        first = statistics.median(self.page_seconds[:10])
+        last = statistics.median(self.page_seconds[-10:])
+        total = sum(self.page_seconds)
+        return {
+            "rows": self.rows,
+            "pages": len(self.page_seconds),
+            "seconds": total,
+            "rows_per_second": self.rows / total,
+            "first10_ms": first * 1000,
+            "last10_ms": last * 1000,
+            "last_over_first": last / first,
+        }
+
+
+def pull_pages(
+    client: httpx.Client, url: str, rows_of: Callable[[Any], list[Any]], next_of: Callable[[Any], Any]
+) -> Pull:
+    pull = Pull()
+    next_url: str | None = url
+    while next_url:
+        started = time.perf_counter()
+        response = client.get(next_url)
+        response.raise_for_status()
+        body = response.json()
+        pull.page_seconds.append(time.perf_counter() - started)
+        pull.rows += len(rows_of(body))
+        next_url = next_of(body)
+    return pull
+
+
+def plain_http(link: str | None) -> str | None:
+    return link.replace("https://", "http://", 1) if link else None
+
+
+def skip_pages(client: httpx.Client, url: str, depths: list[int]) -> list[float]:
+    seconds = []
+    for depth in depths:
+        started = time.perf_counter()
+        response = client.get(f"{url}&$top=1000&$skip={depth}")
+        response.raise_for_status()
+        assert len(response.json()["value"]) == 1000
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def bench_pull(work: Path) -> dict[str, Any]:
+    """A whole-table pull of the order lines: keyset nextLinks against $skip and datasette's _next."""
+    settings_file = servers.bench_settings(work)
+    with sqlite3.connect(servers.ROOT / "data" / "F9999.db") as connection:
+        total = connection.execute("SELECT COUNT(*) FROM OrdLn").fetchone()[0]
+    with (
+        servers.redhorn(settings_file, tls=False) as plain,
+        servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
+    ):
+        headers = {**FORWARDED, "Authorization": "Bearer " + bearer_token(plain)}
+        url = f"http://127.0.0.1:{plain}/api/9999/orderlines?$select=OrderNo,LineNo,AmountInCurrency"
+        with httpx.Client(headers=headers, timeout=120) as client:
+            # The links name https (the trusted-proxy header says so); the pull stays on plain HTTP
+            # like datasette's, so the two compare without TLS in between.
+            ours = pull_pages(
+                client, url, lambda body: body["value"], lambda body: plain_http(body.get("@odata.nextLink"))
+            )
+            pages = len(ours.page_seconds)
+            depths = [page * 1000 for page in [*range(10), *range(pages - 10, pages)]]
+            skipped = skip_pages(client, url, depths)
+        peer_url = f"http://127.0.0.1:{peer}/F9999/OrdLn.json?_col=Am&_size=1000&_nocount=1"
+        with httpx.Client(timeout=120) as client:
+            theirs = pull_pages(client, peer_url, lambda body: body["rows"], lambda body: body.get("next_url"))
+    if ours.rows != total or theirs.rows != total:
+        raise SystemExit(f"pulls returned {ours.rows} and {theirs.rows} rows, the table has {total}")
+    skip_first, skip_last = statistics.median(skipped[:10]), statistics.median(skipped[10:])
+    results = {
+        "redhorn nextLink": ours.figures(),
+        "redhorn $skip": {
+            "first10_ms": skip_first * 1000,
+            "last10_ms": skip_last * 1000,
+            "last_over_first": skip_last / skip_first,
+        },
+        "datasette _next": theirs.figures(),
+    }
+    print(f"\nWhole-table pull of {total:,} order lines, 3 properties, 1000-row pages, one client")
+    print(f"  {'':22} {'rows/s':>10} {'first 10 ms':>12} {'last 10 ms':>11} {'last/first':>11}")
+    for name, figures in results.items():
+        rate = f"{figures['rows_per_second']:10.0f}" if "rows_per_second" in figures else f"{'':>10}"
+        print(
+            f"  {name:22} {rate} {figures['first10_ms']:12.2f} {figures['last10_ms']:11.2f}"
+            f" {figures['last_over_first']:11.2f}"
+        )
+    ratio = results["redhorn nextLink"]["rows_per_second"] / results["datasette _next"]["rows_per_second"]
+    print(f"  redhorn / datasette rows/s {ratio:8.2f}   (nextLink last/first target <= 1.5)")
+    results["redhorn / datasette rows_per_second"] = {"ratio": ratio}
+    return results
+
+
 def synthetic_schema(path: Path, tables: int = 350, columns: int = 40) -> None:
     connection = sqlite3.connect(path)
     for t in range(tables):
@@ -175,7 +279,7 @@ def bench_crawl(work: Path) -> dict[str, Any]:
     return {"crawl_ms": crawl_seconds * 1000, "merge_ms": merge_seconds * 1000}
 
 
-SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {"page": bench_page, "crawl": bench_crawl}
+SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {"page": bench_page, "pull": bench_pull, "crawl": bench_crawl}
 
 
 def main(argv: list[str]) -> int:

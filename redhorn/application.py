@@ -30,6 +30,7 @@ from redhorn.dictionary import load_dictionary
 from redhorn.engines.base import Engine
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
+from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
 from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
@@ -140,6 +141,7 @@ def create_app(
     ]
     handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
     middleware = [
+        Middleware(RequestGuardMiddleware),
         Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies),
         Middleware(
             AuthenticationMiddleware,

@@ -9,6 +9,9 @@ CASES = [
     pytest.param("GET", "/api/4242/orders", 404, "CompanyNotFound", id="listed-company-missing"),
     pytest.param("GET", "/api/1234/orders", 403, "CompanyAccessDenied", id="company-not-listed"),
     pytest.param("GET", "/api/9999/orders?access_token=abc", 400, "TokenInQueryString", id="token-in-query"),
+    pytest.param(
+        "GET", "/api/9999/orders?%61ccess_%54oken=abc", 400, "TokenInQueryString", id="token-in-query-encoded"
+    ),
     pytest.param("GET", "/api/abc/orders", 404, "CompanyNotFound", id="company-not-a-number"),
     pytest.param("GET", "/api/9999/nothings", 404, "ResourceNotFound", id="unknown-resource"),
     pytest.param("GET", "/api/9999/orders/99999999", 404, "RowNotFound", id="unknown-key"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import hmac
 import secrets
 
@@ -54,7 +53,7 @@ class Authenticator:
             BasicAuthenticationNotAllowed: right, but the user must use a token.
             TooManyFailedLogins: see `login`.
         """
-        digest = hmac.new(self._cache_key, encoded.encode("latin-1", "replace"), hashlib.sha256).digest()
+        digest = hmac.digest(self._cache_key, encoded.encode("latin-1", "replace"), "sha256")
         principal = self._basic.get(digest)
         if principal is None:
             username, password = _decode_basic(encoded)

@@ -53,7 +53,7 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
         sql += " ORDER BY (SELECT NULL)"
     paging, paging_params = dialect.limit_offset(query.limit, query.offset)
     params.extend(paging_params)
-    return Statement(sql + paging, tuple(params))
+    return Statement(sql + paging, tuple(dialect.adapt_parameter(value) for value in params))
 
 
 def compile_count(dialect: Dialect, table: Table, where: Expression | None) -> Statement:
@@ -62,7 +62,7 @@ def compile_count(dialect: Dialect, table: Table, where: Expression | None) -> S
     source = dialect.table_ref(table.sql_name)
     if where is not None:
         source += " WHERE " + compile_condition(dialect, table, where, params)
-    return Statement(dialect.count_sql(source), tuple(params))
+    return Statement(dialect.count_sql(source), tuple(dialect.adapt_parameter(value) for value in params))
 
 
 def compile_seek(dialect: Dialect, order: tuple[OrderColumn, ...], values: tuple[Any, ...], params: list[Any]) -> str:

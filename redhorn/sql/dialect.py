@@ -41,6 +41,10 @@ class Dialect:
             text = self._select_lists[names] = ", ".join(self.quote_ident(name) for name in names)
         return text
 
+    def adapt_parameter(self, value: Any) -> Any:
+        """A parameter value as the engine's driver takes it."""
+        return value
+
     def json_object(self, columns: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
         """An expression for the row as a JSON object of (property, SQL column) pairs, with its
         parameters; only for dialects with `renders_json_rows`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from decimal import Decimal
 from typing import Any, ClassVar
 
 from redhorn.sql.dialect import Dialect
@@ -15,6 +16,10 @@ class SqliteDialect(Dialect):
     name: ClassVar[str] = "sqlite"
     # json_object runs in C with the GIL released: rows reach Python as one string each.
     renders_json_rows: ClassVar[bool] = True
+
+    def adapt_parameter(self, value: Any) -> Any:
+        # sqlite3 takes no Decimal; SQLite keeps decimal columns as REAL, so compare as doubles.
+        return float(value) if isinstance(value, Decimal) else value
 
     def json_object(self, columns: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
         sql, params = self._json_object(columns)
