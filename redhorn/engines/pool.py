@@ -1,0 +1,86 @@
+"""A small connection pool shared by the engines: at most `size` connections per database.
+
+Connections are opened lazily, handed out last-in first-out (the warmest first) and thrown away
+when a statement on them found the database unavailable, so that a database that comes back is
+met with fresh connections. Opening retries once after a short pause, because a failed connect
+is often a blip (a restarting server, a failover) rather than an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Generic, TypeVar
+
+from redhorn.errors import DatabaseUnavailable
+
+Connection = TypeVar("Connection")
+
+CONNECT_ATTEMPTS = 2
+RETRY_PAUSE_SECONDS = 0.2
+
+
+class ConnectionPool(Generic[Connection]):
+    """Connections to one database, opened by `open` and closed by `close`."""
+
+    def __init__(
+        self,
+        open: Callable[[], Awaitable[Connection]],
+        close: Callable[[Connection], Awaitable[None]],
+        size: int,
+    ) -> None:
+        self._open = open
+        self._close = close
+        self.size = size
+        self._idle: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
+        self.opened = 0
+        self._lock = asyncio.Lock()
+
+    async def _open_with_retry(self) -> Connection:
+        for attempt in range(CONNECT_ATTEMPTS):
+            try:
+                return await self._open()
+            except DatabaseUnavailable:
+                if attempt + 1 == CONNECT_ATTEMPTS:
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_SECONDS)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @contextlib.asynccontextmanager
+    async def connection(self) -> AsyncIterator[Connection]:
+        """A connection for one statement; discarded if the database turned out unavailable.
+
+        Raises:
+            DatabaseUnavailable: no connection could be opened.
+        """
+        if self._idle.empty() and self.opened < self.size:
+            async with self._lock:
+                if self.opened < self.size:
+                    self.opened += 1
+                    try:
+                        self._idle.put_nowait(await self._open_with_retry())
+                    except BaseException:
+                        self.opened -= 1
+                        raise
+        connection = await self._idle.get()
+        healthy = True
+        try:
+            yield connection
+        except (DatabaseUnavailable, asyncio.CancelledError):
+            healthy = False
+            raise
+        finally:
+            if healthy:
+                self._idle.put_nowait(connection)
+            else:
+                self.opened -= 1
+                with contextlib.suppress(Exception):
+                    await self._close(connection)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            connection = self._idle.get_nowait()
+            with contextlib.suppress(Exception):
+                await self._close(connection)
+        self.opened = 0
