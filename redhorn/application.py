@@ -27,14 +27,13 @@ from redhorn.auth.tokens import TokenService
 from redhorn.auth.users import UserDirectory
 from redhorn.crawler import crawl
 from redhorn.dictionary import load_dictionary
-from redhorn.engines.base import Engine
-from redhorn.engines.sqlite import SqliteEngine
+from redhorn.engines.connect import create_engine
 from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
 from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
-from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
+from redhorn.settings import Settings, load_settings
 from redhorn.state import State
 
 logger = logging.getLogger("redhorn")
@@ -51,25 +50,6 @@ def root_of(settings_file: Path) -> Path:
     """The application root for a settings file: the folder holding `config/`, as in the original."""
     folder = settings_file.resolve().parent
     return folder.parent if folder.name == "config" else folder
-
-
-def create_engine(settings: Settings, root: Path) -> Engine:
-    """The engine `VismaConnection.VismaDbConnectionString` asks for.
-
-    `Engine=sqlite;Data Source=~/data` is the embedded default: one SQLite file per database.
-
-    Raises:
-        SettingsError: the connection string names no engine redhorn has.
-    """
-    pairs = parse_connection_string(settings.visma_connection.visma_db_connection_string)
-    engine = pairs.get("engine", "").lower()
-    query = settings.query
-    if engine == "sqlite":
-        folder = resolve_path(pairs.get("data source", "~/data"), root)
-        return SqliteEngine(folder, pool_size=query.pool_size or 1, timeout=query.statement_timeout_seconds)
-    raise SettingsError(
-        "VismaConnection.VismaDbConnectionString: unknown engine; expected 'Engine=sqlite;Data Source=<folder>'"
-    )
 
 
 def signing_key(settings: Settings) -> bytes:

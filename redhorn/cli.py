@@ -10,9 +10,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from redhorn.application import SETTINGS_ENV, create_engine, default_settings_file, root_of
+from redhorn.application import SETTINGS_ENV, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.demo import build_demo, demo_exists
+from redhorn.engines.connect import create_engine
 from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
 from redhorn.tls import make_development_certificate
 

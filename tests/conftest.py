@@ -35,10 +35,35 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def settings_document(data_folder: Path, **sections: Any) -> dict[str, Any]:
-    """A settings file's content for tests, pointing at `data_folder`."""
+ENGINES = ["sqlite", "odbc"]
+ODBC_DRIVER = "SQLite3"
+
+
+def connection_string(data_folder: Path, engine: str = "sqlite") -> str:
+    """The embedded engine's connection string, or the ODBC one reaching the same files through
+    the SQLite ODBC driver (the aioodbc engine, as production runs it against SQL Server)."""
+    if engine == "odbc":
+        return f"Driver={ODBC_DRIVER};Database={data_folder}/{{database}}.db"
+    return f"Engine=sqlite;Data Source={data_folder}"
+
+
+def require_odbc_driver() -> None:
+    """Skip without the SQLite ODBC driver on a developer's machine; in CI its absence fails."""
+    import pyodbc
+
+    if ODBC_DRIVER not in pyodbc.drivers():
+        message = (
+            f"ODBC driver {ODBC_DRIVER!r} is not installed (Debian: unixodbc libsqliteodbc; make test installs it)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def settings_document(data_folder: Path, engine: str = "sqlite", **sections: Any) -> dict[str, Any]:
+    """A settings file's content for tests, reading `data_folder` through `engine`."""
     document: dict[str, Any] = {
-        "VismaConnection": {"VismaDbConnectionString": f"Engine=sqlite;Data Source={data_folder}"},
+        "VismaConnection": {"VismaDbConnectionString": connection_string(data_folder, engine)},
         "ApiUsers": [
             {
                 "Username": DEMO_USER[0],
@@ -68,10 +93,18 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each test of the read suite runs once per engine: aiosqlite, and aioodbc over ODBC."""
+    if request.param == "odbc":
+        require_odbc_driver()
+    return str(request.param)
+
+
 @pytest.fixture(scope="session")
-def settings_factory(demo_folder: Path):
+def settings_factory(demo_folder: Path, engine: str):
     def make(**sections: Any) -> Settings:
-        return parse_settings(json.dumps(settings_document(demo_folder, **sections)))
+        return parse_settings(json.dumps(settings_document(demo_folder, engine, **sections)))
 
     return make
 
@@ -178,7 +211,7 @@ def _wait_until_ready(server: Server, tls: bool) -> None:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> Iterator[Server]:
-    folder = tmp_path_factory.mktemp("server")
-    with start_server(folder, settings_document(demo_folder)) as running:
+def server(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path, engine: str) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp(f"server-{engine}")
+    with start_server(folder, settings_document(demo_folder, engine)) as running:
         yield running

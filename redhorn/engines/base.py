@@ -23,10 +23,6 @@ class Engine(Protocol):
         """The SQL dialect statements for this engine are compiled in."""
         ...
 
-    def database_names(self) -> list[str]:
-        """The databases this engine can see without connecting (may be empty for servers)."""
-        ...
-
     async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
         """All rows of `statement` run in `database`.
 

@@ -1,9 +1,10 @@
 """A small connection pool shared by the engines: at most `size` connections per database.
 
-Connections are opened lazily, handed out last-in first-out (the warmest first) and thrown away
-when a statement on them found the database unavailable, so that a database that comes back is
-met with fresh connections. Opening retries once after a short pause, because a failed connect
-is often a blip (a restarting server, a failover) rather than an outage.
+Connections are opened lazily and handed out last-in first-out (the warmest first). One whose
+statement found the database unavailable, timed out or was cancelled is thrown away, so that a
+database that comes back is met with fresh connections and none is reused mid-statement.
+Opening retries once after a short pause: a failed connect is often a blip (a restarting
+server, a failover) rather than an outage.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Generic, TypeVar
 
-from redhorn.errors import DatabaseUnavailable
+from redhorn.errors import DatabaseUnavailable, QueryTimeout
 
 Connection = TypeVar("Connection")
 
@@ -67,7 +68,8 @@ class ConnectionPool(Generic[Connection]):
         healthy = True
         try:
             yield connection
-        except (DatabaseUnavailable, asyncio.CancelledError):
+        except (DatabaseUnavailable, QueryTimeout, asyncio.CancelledError):
+            # The connection may be broken, or still busy with a cancelled statement.
             healthy = False
             raise
         finally:

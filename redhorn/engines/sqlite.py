@@ -10,69 +10,31 @@ its time limit, or whose client went away, is interrupted in SQLite rather than 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 
 from redhorn.engines.base import Row
+from redhorn.engines.pool import ConnectionPool
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
 from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
 
 
-class _Pool:
-    def __init__(self, path: Path, size: int) -> None:
-        self.path = path
-        self.size = size
-        self.idle: asyncio.LifoQueue[aiosqlite.Connection] = asyncio.LifoQueue()
-        self.opened = 0
-        self.lock = asyncio.Lock()
+async def _open(path: Path) -> aiosqlite.Connection:
+    if not path.is_file():
+        raise DatabaseUnavailable(f"Database file for {path.stem!r} is missing")
+    try:
+        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        await connection.execute("PRAGMA query_only = 1")
+    except sqlite3.Error as exc:
+        raise DatabaseUnavailable(f"Database {path.stem!r} cannot be opened") from exc
+    return connection
 
-    async def _open(self) -> aiosqlite.Connection:
-        if not self.path.is_file():
-            raise DatabaseUnavailable(f"Database file for {self.path.stem!r} is missing")
-        try:
-            connection = await aiosqlite.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
-            await connection.execute("PRAGMA query_only = 1")
-        except sqlite3.Error as exc:
-            raise DatabaseUnavailable(f"Database {self.path.stem!r} cannot be opened") from exc
-        return connection
 
-    @contextlib.asynccontextmanager
-    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
-        if self.idle.empty() and self.opened < self.size:
-            async with self.lock:
-                if self.opened < self.size:
-                    self.opened += 1
-                    try:
-                        self.idle.put_nowait(await self._open())
-                    except BaseException:
-                        self.opened -= 1
-                        raise
-        connection = await self.idle.get()
-        healthy = True
-        try:
-            yield connection
-        except DatabaseUnavailable:
-            healthy = False
-            raise
-        finally:
-            if healthy:
-                self.idle.put_nowait(connection)
-            else:
-                self.opened -= 1
-                with contextlib.suppress(Exception):
-                    await connection.close()
-
-    async def close(self) -> None:
-        while not self.idle.empty():
-            connection = self.idle.get_nowait()
-            with contextlib.suppress(Exception):
-                await connection.close()
-        self.opened = 0
+async def _close(connection: aiosqlite.Connection) -> None:
+    await connection.close()
 
 
 class SqliteEngine:
@@ -84,18 +46,16 @@ class SqliteEngine:
         self.folder = folder
         self.pool_size = pool_size
         self.timeout = timeout
-        self._pools: dict[str, _Pool] = {}
+        self._pools: dict[str, ConnectionPool[aiosqlite.Connection]] = {}
 
     def path_of(self, database: str) -> Path:
         return self.folder / f"{database}.db"
 
-    def database_names(self) -> list[str]:
-        return sorted(path.stem for path in self.folder.glob("*.db"))
-
-    def _pool(self, database: str) -> _Pool:
+    def _pool(self, database: str) -> ConnectionPool[aiosqlite.Connection]:
         pool = self._pools.get(database)
         if pool is None:
-            pool = self._pools[database] = _Pool(self.path_of(database), self.pool_size)
+            path = self.path_of(database)
+            pool = self._pools[database] = ConnectionPool(lambda: _open(path), _close, self.pool_size)
         return pool
 
     async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:

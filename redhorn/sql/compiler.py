@@ -32,7 +32,7 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
         selected.append(json_sql)
         params.extend(json_params)
     if query.columns:
-        selected.append(dialect.select_list(tuple(column.sql_name for column in query.columns)))
+        selected.append(dialect.select_list(tuple((column.sql_name, column.kind) for column in query.columns)))
     sql = f"SELECT {prefix}{', '.join(selected)} FROM {dialect.table_ref(query.table.sql_name)}"
     conditions: list[str] = []
     if query.key_values is not None:

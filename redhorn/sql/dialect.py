@@ -26,20 +26,24 @@ class Dialect:
     renders_json_rows: ClassVar[bool] = False
 
     def __init__(self) -> None:
-        self._select_lists: dict[tuple[str, ...], str] = {}
+        self._select_lists: dict[tuple[tuple[str, str], ...], str] = {}
 
     def quote_ident(self, name: str) -> str:
         """`name` quoted as an identifier, the closing quote doubled inside it."""
         return f"{self.quote_start}{name.replace(self.quote_end, self.quote_end * 2)}{self.quote_end}"
 
-    def select_list(self, names: tuple[str, ...]) -> str:
-        """`names` quoted and comma-separated; remembered, as the same lists come again and again."""
-        text = self._select_lists.get(names)
+    def select_list(self, columns: tuple[tuple[str, str], ...]) -> str:
+        """The select list for (SQL name, kind) pairs; remembered, as the same lists come again and again."""
+        text = self._select_lists.get(columns)
         if text is None:
             if len(self._select_lists) > 10_000:
                 self._select_lists.clear()
-            text = self._select_lists[names] = ", ".join(self.quote_ident(name) for name in names)
+            text = self._select_lists[columns] = ", ".join(self.select_column(name, kind) for name, kind in columns)
         return text
+
+    def select_column(self, name: str, kind: str) -> str:
+        """How a column of a kind is read (a dialect may cast, so that every driver reads it alike)."""
+        return self.quote_ident(name)
 
     def adapt_parameter(self, value: Any) -> Any:
         """A parameter value as the engine's driver takes it."""

@@ -17,6 +17,11 @@ class SqliteDialect(Dialect):
     # json_object runs in C with the GIL released: rows reach Python as one string each.
     renders_json_rows: ClassVar[bool] = True
 
+    def select_column(self, name: str, kind: str) -> str:
+        # Decimals are stored as REAL, but the SQLite ODBC driver reports DECIMAL(p,s) columns as
+        # text: reading them as REAL gives every driver a number.
+        return f"CAST({self.quote_ident(name)} AS REAL)" if kind == "decimal" else self.quote_ident(name)
+
     def adapt_parameter(self, value: Any) -> Any:
         # sqlite3 takes no Decimal; SQLite keeps decimal columns as REAL, so compare as doubles.
         return float(value) if isinstance(value, Decimal) else value

@@ -55,11 +55,12 @@ class Probe:
 
 
 @pytest.fixture(scope="module")
-async def probe(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> AsyncIterator[Probe]:
+async def probe(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path, engine: str) -> AsyncIterator[Probe]:
     folder = tmp_path_factory.mktemp("probe")
     rows = build_probe_folder(demo_folder, folder)
     document = settings_document(
         folder,
+        engine,
         ApiUsers=[
             {"Username": DEMO_USER[0], "Password": DEMO_USER[1], "AccessibleCompanies": [{"CompanyNo": COMPANY}]}
         ],

@@ -48,7 +48,7 @@ def plan(table: Table, options: QueryOptions, token: PageToken | None = None, pa
     [
         pytest.param(
             QueryOptions(),
-            'SELECT "OrdNo", "Nm", "CtrAm", "Seg" FROM "Ord" ORDER BY "OrdNo" LIMIT ?',
+            'SELECT "OrdNo", "Nm", CAST("CtrAm" AS REAL), "Seg" FROM "Ord" ORDER BY "OrdNo" LIMIT ?',
             "SELECT TOP (?) [OrdNo], [Nm], [CtrAm], [Seg] FROM [dbo].[Ord] ORDER BY [OrdNo]",
             (101,),
             (101,),
@@ -56,7 +56,7 @@ def plan(table: Table, options: QueryOptions, token: PageToken | None = None, pa
         ),
         pytest.param(
             parse_query_options([("$top", "5"), ("$skip", "10"), ("$orderby", "Name desc")]),
-            'SELECT "OrdNo", "Nm", "CtrAm", "Seg" FROM "Ord" ORDER BY "Nm" DESC, "OrdNo" LIMIT ? OFFSET ?',
+            'SELECT "OrdNo", "Nm", CAST("CtrAm" AS REAL), "Seg" FROM "Ord" ORDER BY "Nm" DESC, "OrdNo" LIMIT ? OFFSET ?',
             "SELECT [OrdNo], [Nm], [CtrAm], [Seg] FROM [dbo].[Ord] ORDER BY [Nm] DESC, [OrdNo] "
             "OFFSET ? ROWS FETCH NEXT ? ROWS ONLY",
             (5, 10),

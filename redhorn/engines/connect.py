@@ -1,0 +1,124 @@
+"""From `VismaConnection.VismaDbConnectionString` to an engine.
+
+Three forms are understood:
+
+- `Engine=sqlite;Data Source=~/data`: the embedded engine, one SQLite file per database.
+- An ODBC connection string (it has `Driver=`): each database gets the string with its name in
+  place of a `{database}` placeholder if there is one, else with `Database=<name>` set. A driver
+  whose name mentions SQLite speaks the `sqlite` dialect; every other driver speaks `mssql`.
+- An ADO.NET SqlClient string as the original product's file has it (`Data Source=...;Initial
+  Catalog=...;User ID=...;Password=...`): translated to ODBC Driver 18 for SQL Server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from redhorn.engines.base import Engine
+from redhorn.engines.sqlite import SqliteEngine
+from redhorn.settings import Settings, SettingsError, parse_connection_string, resolve_path
+from redhorn.sql.dialect import Dialect
+from redhorn.sql.mssql import MssqlDialect
+from redhorn.sql.sqlite import SqliteDialect
+
+DEFAULT_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
+ODBC_POOL_SIZE = 4
+# ADO.NET SqlClient keys and their ODBC names.
+_ADO_TO_ODBC = {
+    "data source": "Server",
+    "server": "Server",
+    "address": "Server",
+    "addr": "Server",
+    "user id": "UID",
+    "uid": "UID",
+    "password": "PWD",
+    "pwd": "PWD",
+    "encrypt": "Encrypt",
+    "trustservercertificate": "TrustServerCertificate",
+    "connect timeout": "Connection Timeout",
+    "connection timeout": "Connection Timeout",
+    "application name": "APP",
+    "multisubnetfailover": "MultiSubnetFailover",
+    "applicationintent": "ApplicationIntent",
+}
+_ADO_BOOLEANS = {"true": "yes", "false": "no"}
+_ADO_DATABASE_KEYS = ("initial catalog", "database")
+
+
+def _format(pairs: dict[str, str]) -> str:
+    return ";".join(f"{key}={value}" for key, value in pairs.items())
+
+
+def odbc_pairs(text: str) -> dict[str, str]:
+    """An ODBC connection string's pairs (keys lower-cased: ODBC keys ignore case), an ADO.NET one translated."""
+    pairs = parse_connection_string(text)
+    if "driver" in pairs:
+        return pairs
+    translated = {"driver": "{" + DEFAULT_ODBC_DRIVER + "}"}
+    for key, value in pairs.items():
+        if key in _ADO_DATABASE_KEYS:
+            continue
+        if key == "integrated security" and value.lower() in ("true", "sspi", "yes"):
+            translated["trusted_connection"] = "yes"
+        elif key in _ADO_TO_ODBC:
+            translated[_ADO_TO_ODBC[key].lower()] = _ADO_BOOLEANS.get(value.lower(), value)
+    return translated
+
+
+def dialect_for(pairs: dict[str, str]) -> Dialect:
+    return SqliteDialect() if "sqlite" in pairs.get("driver", "").lower() else MssqlDialect()
+
+
+def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
+    """A function from a database name to its ODBC connection string."""
+    pairs = odbc_pairs(text)
+    sqlite = isinstance(dialect_for(pairs), SqliteDialect)
+    if sqlite:
+        pairs.setdefault("nocreat", "1")  # a missing file is an unavailable database, not a new empty one
+    placeholder = any("{database}" in value for value in pairs.values())
+
+    def for_database(database: str) -> str:
+        named = {key: value.replace("{database}", database) for key, value in pairs.items()}
+        if not placeholder:
+            named["database"] = database
+        if sqlite:
+            named["database"] = str(resolve_path(named["database"], root))
+        return _format(named)
+
+    return for_database
+
+
+def create_engine(settings: Settings, root: Path) -> Engine:
+    """The engine `VismaConnection.VismaDbConnectionString` asks for.
+
+    Raises:
+        SettingsError: the connection string is neither the embedded form, ODBC nor ADO.NET.
+    """
+    text = settings.visma_connection.visma_db_connection_string
+    pairs = parse_connection_string(text)
+    query = settings.query
+    if pairs.get("engine", "").lower() == "sqlite":
+        folder = resolve_path(pairs.get("data source", "~/data"), root)
+        return SqliteEngine(folder, pool_size=query.pool_size or 1, timeout=query.statement_timeout_seconds)
+    if "engine" in pairs:
+        raise SettingsError("VismaConnection.VismaDbConnectionString: Engine must be 'sqlite' or left out for ODBC")
+    if "driver" not in pairs and not any(key in pairs for key in ("data source", "server", "address", "addr")):
+        raise SettingsError(
+            "VismaConnection.VismaDbConnectionString: expected 'Engine=sqlite;Data Source=<folder>', "
+            "an ODBC string with Driver=..., or an ADO.NET string with Data Source=..."
+        )
+    try:
+        from redhorn.engines.odbc import OdbcEngine  # aioodbc and pyodbc are the `odbc` extra
+    except ImportError as exc:
+        raise SettingsError(
+            "VismaConnection.VismaDbConnectionString names an ODBC source; install redhorn[odbc] "
+            f"(aioodbc, pyodbc) and unixODBC: {exc}"
+        ) from None
+
+    return OdbcEngine(
+        odbc_connection_string(text, root),
+        dialect_for(odbc_pairs(text)),
+        pool_size=query.pool_size or ODBC_POOL_SIZE,
+        timeout=query.statement_timeout_seconds,
+    )

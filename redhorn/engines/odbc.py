@@ -1,0 +1,138 @@
+"""The production engine: SQL Server, or any ODBC source, through aioodbc.
+
+Each database (`F9999`, `vbsys`, `Catalog`) gets its own pool of connections whose connection
+string names that database (see `redhorn.engines.connect`). pyodbc's calls run in worker threads,
+so the event loop never blocks. A statement past its time limit, or whose client went away, is
+cancelled in the driver (`SQLCancel`), and its connection is thrown away rather than reused.
+Driver errors are sorted into the two conditions the API knows: the database cannot be reached
+(503 with Retry-After) and the statement ran too long (503); anything else is a bug in our SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import aioodbc
+import pyodbc
+
+from redhorn.engines.base import Row
+from redhorn.engines.pool import ConnectionPool
+from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.sql.dialect import Dialect
+from redhorn.sql.statement import Statement
+
+logger = logging.getLogger("redhorn.engines")
+
+# SQLSTATE classes and codes that mean "the database is not there", not "the SQL is wrong".
+_UNAVAILABLE_STATES = ("08", "HYT01", "IM", "28000", "42000:4060")
+_TIMEOUT_STATES = ("HYT00", "HY008")
+# What the SQLite ODBC driver says (SQLSTATE HY000) when its file is missing, unreadable or damaged.
+_UNAVAILABLE_TEXT = ("unable to open", "disk i/o", "not a database", "malformed", "connect failed", "locked")
+LOGIN_TIMEOUT_SECONDS = 10
+
+
+def is_unavailable(exc: pyodbc.Error) -> bool:
+    """Whether a driver error means the database cannot be reached or read."""
+    state = str(exc.args[0]) if exc.args else ""
+    text = " ".join(str(arg) for arg in exc.args).lower()
+    if isinstance(exc, pyodbc.OperationalError | pyodbc.InterfaceError) and not state.startswith(_TIMEOUT_STATES):
+        return True
+    if state.startswith(_UNAVAILABLE_STATES) or (state == "42000" and "cannot open database" in text):
+        return True
+    return any(part in text for part in _UNAVAILABLE_TEXT)
+
+
+def is_timeout(exc: pyodbc.Error) -> bool:
+    return bool(exc.args) and str(exc.args[0]).startswith(_TIMEOUT_STATES)
+
+
+class OdbcEngine:
+    """Databases reached through ODBC, one pool per database.
+
+    Args:
+        connection_string: the ODBC connection string for a database name (see `connect.py`).
+        dialect: the SQL the source speaks (`mssql`; `sqlite` for the SQLite ODBC driver).
+        pool_size: connections per database.
+        timeout: the default statement time limit in seconds.
+    """
+
+    def __init__(
+        self, connection_string: Callable[[str], str], dialect: Dialect, *, pool_size: int = 4, timeout: float = 30.0
+    ) -> None:
+        self.connection_string = connection_string
+        self.dialect = dialect
+        self.pool_size = pool_size
+        self.timeout = timeout
+        self._pools: dict[str, ConnectionPool[Any]] = {}
+
+    def _pool(self, database: str) -> ConnectionPool[Any]:
+        pool = self._pools.get(database)
+        if pool is None:
+            pool = self._pools[database] = ConnectionPool(lambda: self._open(database), _close, self.pool_size)
+        return pool
+
+    async def _open(self, database: str) -> Any:
+        query_timeout = max(1, int(self.timeout))
+
+        async def limit_statements(connection: pyodbc.Connection) -> None:
+            connection.timeout = query_timeout  # the driver's own limit, behind ours
+
+        try:
+            return await aioodbc.connect(
+                dsn=self.connection_string(database),
+                autocommit=True,
+                timeout=LOGIN_TIMEOUT_SECONDS,
+                after_created=limit_statements,
+            )
+        except pyodbc.Error as exc:
+            # The driver's message may name the server; never the connection string or password.
+            logger.warning(
+                "Cannot connect to database %r: %s", database, exc.args[0] if exc.args else type(exc).__name__
+            )
+            raise DatabaseUnavailable(f"Database {database!r} cannot be reached") from exc
+
+    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+        limit = self.timeout if timeout is None else timeout
+        async with self._pool(database).connection() as connection:
+            cursor = await connection.cursor()
+            try:
+                async with asyncio.timeout(limit):
+                    await cursor.execute(statement.sql, *statement.params)
+                    rows: list[Row] = await cursor.fetchall()
+            except TimeoutError:
+                _cancel(cursor)
+                raise QueryTimeout(f"The query ran longer than {limit:g} seconds and was stopped") from None
+            except asyncio.CancelledError:
+                _cancel(cursor)  # the client went away: stop the work it asked for
+                raise
+            except pyodbc.Error as exc:
+                if is_timeout(exc):
+                    raise QueryTimeout("The query ran too long and was stopped by the database") from exc
+                if is_unavailable(exc):
+                    raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
+                raise
+            finally:
+                with contextlib.suppress(Exception):
+                    await cursor.close()
+        return rows
+
+    async def ping(self, database: str) -> None:
+        await self.fetch(database, Statement("SELECT 1"), timeout=5)
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()
+
+
+def _cancel(cursor: Any) -> None:
+    with contextlib.suppress(Exception):
+        cursor._impl.cancel()  # aioodbc keeps pyodbc's cursor here; SQLCancel is thread-safe
+
+
+async def _close(connection: Any) -> None:
+    await connection.close()
