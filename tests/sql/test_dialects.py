@@ -56,7 +56,8 @@ def plan(table: Table, options: QueryOptions, token: PageToken | None = None, pa
         ),
         pytest.param(
             parse_query_options([("$top", "5"), ("$skip", "10"), ("$orderby", "Name desc")]),
-            'SELECT "OrdNo", "Nm", CAST("CtrAm" AS REAL), "Seg" FROM "Ord" ORDER BY "Nm" DESC, "OrdNo" LIMIT ? OFFSET ?',
+            'SELECT "OrdNo", "Nm", CAST("CtrAm" AS REAL), "Seg" FROM "Ord" '
+            'ORDER BY "Nm" DESC, "OrdNo" LIMIT ? OFFSET ?',
             "SELECT [OrdNo], [Nm], [CtrAm], [Seg] FROM [dbo].[Ord] ORDER BY [Nm] DESC, [OrdNo] "
             "OFFSET ? ROWS FETCH NEXT ? ROWS ONLY",
             (5, 10),
