@@ -14,9 +14,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from redhorn.auth.backends import require_principal
+from redhorn.auth.principal import Principal
+from redhorn.disconnect import while_connected
 from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
-from redhorn.errors import InvalidQuery, RowNotFound
-from redhorn.metadata import Table
+from redhorn.errors import DatabaseUnavailable, InvalidQuery, QueryTimeout, RowNotFound
+from redhorn.metadata import Database, Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
@@ -32,6 +34,15 @@ JSON = "application/json; odata.metadata=minimal"
 def _state(request: Request) -> State:
     state: State = request.app.state.redhorn
     return state
+
+
+def _resolve_database(state: State, segment: str, principal: Principal) -> Database:
+    """`resolve_database`, and a database found missing is looked for again in the background."""
+    try:
+        return resolve_database(state.metadata, segment, principal)
+    except DatabaseUnavailable:
+        state.metadata_cache.schedule_recrawl()
+        raise
 
 
 def _query_string(request: Request) -> str:
@@ -73,12 +84,12 @@ async def list_rows(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}: a page of rows with server-driven paging."""
     state = _state(request)
     principal = require_principal(request)
-    database = resolve_database(state.metadata, request.path_params["database"], principal)
+    database = _resolve_database(state, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
     page_size, applied = _requested_page_size(request, state.settings.query.max_page_size)
     prepared = _prepare_list(state, database.name, table, _query_string(request), page_size, principal.username)
     options, plan = prepared.options, prepared.plan
-    rows, count = await _fetch_page(state, database.name, prepared)
+    rows, count = await _fetch_page(request, state, database.name, prepared)
     next_link = None
     if plan.more_possible and len(rows) > plan.page_size:
         rows = rows[: plan.page_size]
@@ -115,14 +126,19 @@ def _prepare_list(
     return prepared
 
 
-async def _fetch_page(state: State, database: str, prepared: PreparedList) -> tuple[list[tuple[Any, ...]], int | None]:
+async def _fetch_page(
+    request: Request, state: State, database: str, prepared: PreparedList
+) -> tuple[list[tuple[Any, ...]], int | None]:
     engine = state.engine
     timeout = state.settings.query.statement_timeout_seconds
     if prepared.count_statement is None:
-        return await engine.fetch(database, prepared.statement, timeout=timeout), None
-    rows, count_rows = await asyncio.gather(
-        engine.fetch(database, prepared.statement, timeout=timeout),
-        engine.fetch(database, prepared.count_statement, timeout=timeout),
+        return await while_connected(request.receive, engine.fetch(database, prepared.statement, timeout=timeout)), None
+    rows, count_rows = await while_connected(
+        request.receive,
+        asyncio.gather(
+            engine.fetch(database, prepared.statement, timeout=timeout),
+            engine.fetch(database, prepared.count_statement, timeout=timeout),
+        ),
     )
     return rows, int(count_rows[0][0])
 
@@ -138,13 +154,13 @@ async def get_row(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}/{key...}: one row by its primary key; `/$count` counts."""
     state = _state(request)
     principal = require_principal(request)
-    database = resolve_database(state.metadata, request.path_params["database"], principal)
+    database = _resolve_database(state, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
     segments = _key_segments(request)
     pairs = _query_pairs(request)
     options = parse_query_options(pairs, state.limits)
     if segments == ["$count"]:
-        return await _count(state, database.name, table, options)
+        return await _count(request, state, database.name, table, options)
     for name, _ in pairs:
         if name.lower() not in ("$select", "$format") and name.startswith("$"):
             raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
@@ -161,10 +177,11 @@ async def get_row(request: Request) -> Response:
     return Response(body, media_type=JSON)
 
 
-async def _count(state: State, database: str, table: Table, options: QueryOptions) -> Response:
+async def _count(request: Request, state: State, database: str, table: Table, options: QueryOptions) -> Response:
     where = bind_filter(options.filter, table) if options.filter is not None else None
     statement = compile_count(state.engine.dialect, table, where)
-    rows = await state.engine.fetch(database, statement, timeout=state.settings.query.statement_timeout_seconds)
+    timeout = state.settings.query.statement_timeout_seconds
+    rows = await while_connected(request.receive, state.engine.fetch(database, statement, timeout=timeout))
     return Response(str(int(rows[0][0])), media_type="text/plain")
 
 
@@ -172,7 +189,7 @@ async def list_resources(request: Request) -> Response:
     """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
     state = _state(request)
     principal = require_principal(request)
-    database = resolve_database(state.metadata, request.path_params["database"], principal)
+    database = _resolve_database(state, request.path_params["database"], principal)
     base = str(request.url.replace(query="")).rstrip("/")
     value = [
         {
@@ -190,8 +207,12 @@ async def list_resources(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
-    """GET /health: liveness and whether each database answers; no authentication, no data."""
+    """GET /health: liveness and whether each database answers; no authentication, no data.
+
+    Each database is `ok`, `unavailable`, or `starting` (reachable again, its catalog being read).
+    """
     state = _state(request)
+    state.metadata_cache.schedule_recrawl()
     names = sorted(
         {state.metadata.system_database, state.metadata.catalog_database}
         | {company.database for company in state.metadata.companies.values()}
@@ -200,9 +221,10 @@ async def health(request: Request) -> Response:
     async def check(name: str) -> str:
         try:
             await state.engine.ping(name)
-        except Exception:
+        except (DatabaseUnavailable, QueryTimeout):
             return "unavailable"
-        return "ok"
+        # Reachable, but not crawled yet: requests answer 503 until the scheduled crawl finds it.
+        return "ok" if name in state.metadata.databases else "starting"
 
     results = await asyncio.gather(*(check(name) for name in names))
     databases = dict(zip(names, results, strict=True))

@@ -31,6 +31,7 @@ from redhorn.engines.connect import create_engine
 from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
+from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
 from redhorn.settings import Settings, load_settings
@@ -104,7 +105,8 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(loaded, app_root)
         try:
-            metadata = await crawl(engine, load_dictionary())
+            dictionary = load_dictionary()
+            metadata = MetadataCache(await crawl(engine, dictionary), engine, dictionary)
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"))

@@ -225,27 +225,36 @@ async def read_companies(engine: Engine, system: Database) -> list[Company]:
     return [Company(int(row[0]), str(row[1]) if name else "", company_database_name(int(row[0]))) for row in rows]
 
 
-async def crawl(engine: Engine, dictionary: Dictionary) -> Metadata:
+async def crawl(engine: Engine, dictionary: Dictionary, previous: Metadata | None = None) -> Metadata:
     """The whole metadata cache: vbsys, its companies' databases and Catalog, crawled concurrently.
 
     A database that cannot be reached is left out with a warning; its requests answer 503 until a
-    later crawl finds it.
+    later crawl finds it. Given the `previous` metadata, only the databases missing from it are
+    crawled (the others are kept as they are).
     """
     started = time.perf_counter()
+    kept = dict(previous.databases) if previous else {}
     databases: dict[str, Database] = {}
-    companies: dict[int, Company] = {}
-    try:
-        system = await crawl_database(engine, SYSTEM_DATABASE, "vbsys", dictionary)
-        databases[system.name] = system
-        companies = {company.number: company for company in await read_companies(engine, system)}
-    except DatabaseUnavailable as exc:
-        logger.warning("System database %r is unavailable: %s", SYSTEM_DATABASE, exc.message)
+    companies: dict[int, Company] = dict(previous.companies) if previous and SYSTEM_DATABASE in kept else {}
+    if SYSTEM_DATABASE in kept:
+        databases[SYSTEM_DATABASE] = kept[SYSTEM_DATABASE]
+    else:
+        try:
+            system = await crawl_database(engine, SYSTEM_DATABASE, "vbsys", dictionary)
+            databases[system.name] = system
+            companies = {company.number: company for company in await read_companies(engine, system)}
+        except DatabaseUnavailable as exc:
+            logger.warning("System database %r is unavailable: %s", SYSTEM_DATABASE, exc.message)
     targets: list[tuple[str, DatabaseKind]] = [(CATALOG_DATABASE, "catalog")]
     targets += [(company.database, "company") for company in companies.values()]
+    for name, _ in targets:
+        if name in kept:
+            databases[name] = kept[name]
+    missing = [(name, kind) for name, kind in targets if name not in kept]
     results = await asyncio.gather(
-        *(crawl_database(engine, name, kind, dictionary) for name, kind in targets), return_exceptions=True
+        *(crawl_database(engine, name, kind, dictionary) for name, kind in missing), return_exceptions=True
     )
-    for (name, _), result in zip(targets, results, strict=True):
+    for (name, _), result in zip(missing, results, strict=True):
         if isinstance(result, DatabaseUnavailable):
             logger.warning("Database %r is unavailable: %s", name, result.message)
         elif isinstance(result, BaseException):

@@ -177,6 +177,13 @@ class MethodNotAllowed(ApiError):
     code = "MethodNotAllowed"
 
 
+class ClientDisconnected(ApiError):
+    """The client went away before the answer was ready; nobody reads this answer (499, as nginx logs it)."""
+
+    status = 499
+    code = "ClientClosedRequest"
+
+
 class DatabaseUnavailable(ApiError):
     """The database could not be reached; the client should retry later (503)."""
 

@@ -45,6 +45,8 @@ def resolve_database(metadata: Metadata, segment: str, principal: Principal) -> 
             )
         company = metadata.companies.get(number)
         if company is None:
+            if metadata.system_database not in metadata.databases:
+                raise DatabaseUnavailable(f"The system database {metadata.system_database!r} is not available")
             raise CompanyNotFound(f"Company {segment!r} does not exist", target="companyNo")
         name = company.database
     else:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from redhorn.engines.base import Engine
 from redhorn.metadata import Metadata
+from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
 from redhorn.prepared import PreparedCache
 from redhorn.settings import Settings
@@ -17,7 +18,12 @@ class State:
     settings: Settings
     root: Path
     engine: Engine
-    metadata: Metadata
+    metadata_cache: MetadataCache
     limits: QueryLimits
     page_token_key: bytes
     prepared: PreparedCache = field(default_factory=PreparedCache)
+
+    @property
+    def metadata(self) -> Metadata:
+        """The metadata as of now; a later crawl may replace it, never change it."""
+        return self.metadata_cache.current

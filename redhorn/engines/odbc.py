@@ -121,7 +121,7 @@ class OdbcEngine:
         return rows
 
     async def ping(self, database: str) -> None:
-        await self.fetch(database, Statement("SELECT 1"), timeout=5)
+        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
 
     async def close(self) -> None:
         for pool in self._pools.values():

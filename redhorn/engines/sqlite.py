@@ -81,7 +81,7 @@ class SqliteEngine:
         return rows  # type: ignore[return-value]
 
     async def ping(self, database: str) -> None:
-        await self.fetch(database, Statement("SELECT 1"), timeout=5)
+        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
 
     async def close(self) -> None:
         for pool in self._pools.values():

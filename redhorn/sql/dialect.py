@@ -22,6 +22,8 @@ class Dialect:
     placeholder: ClassVar[str] = "?"
     # Does paging need an ORDER BY to be present (T-SQL OFFSET/FETCH does)?
     paging_needs_order_by: ClassVar[bool] = False
+    # Which statement proves that a database can be read, not only connected to?
+    ping_sql: ClassVar[str] = "SELECT 1"
     # Can the engine write each row as a JSON object itself, so no Python object is made per value?
     renders_json_rows: ClassVar[bool] = False
 

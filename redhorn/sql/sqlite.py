@@ -14,6 +14,8 @@ _PAIRS_PER_OBJECT = 60
 
 class SqliteDialect(Dialect):
     name: ClassVar[str] = "sqlite"
+    # SELECT 1 never opens the file; counting the schema reads its header and first page.
+    ping_sql: ClassVar[str] = "SELECT count(*) FROM sqlite_master"
     # json_object runs in C with the GIL released: rows reach Python as one string each.
     renders_json_rows: ClassVar[bool] = True
 
