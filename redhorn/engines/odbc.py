@@ -99,15 +99,18 @@ class OdbcEngine:
         limit = self.timeout if timeout is None else timeout
         async with self._pool(database).connection() as connection:
             cursor = await connection.cursor()
+            # The statement runs as a task of its own, so that on a timeout or a cancellation it can
+            # be cancelled in the driver and then awaited: pyodbc must be done with the cursor in
+            # its worker thread before the cursor or its connection is closed from another.
+            work = asyncio.ensure_future(_execute(cursor, statement))
             try:
                 async with asyncio.timeout(limit):
-                    await cursor.execute(statement.sql, *statement.params)
-                    rows: list[Row] = await cursor.fetchall()
+                    rows = await asyncio.shield(work)
             except TimeoutError:
-                _cancel(cursor)
+                await _cancel(cursor, work)
                 raise QueryTimeout(f"The query ran longer than {limit:g} seconds and was stopped") from None
             except asyncio.CancelledError:
-                _cancel(cursor)  # the client went away: stop the work it asked for
+                await _cancel(cursor, work)  # the client went away: stop the work it asked for
                 raise
             except pyodbc.Error as exc:
                 if is_timeout(exc):
@@ -116,8 +119,9 @@ class OdbcEngine:
                     raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
                 raise
             finally:
-                with contextlib.suppress(Exception):
-                    await cursor.close()
+                if work.done():
+                    with contextlib.suppress(Exception):
+                        await cursor.close()
         return rows
 
     async def ping(self, database: str) -> None:
@@ -129,9 +133,20 @@ class OdbcEngine:
         self._pools.clear()
 
 
-def _cancel(cursor: Any) -> None:
+async def _execute(cursor: Any, statement: Statement) -> list[Row]:
+    await cursor.execute(statement.sql, *statement.params)
+    rows: list[Row] = await cursor.fetchall()
+    return rows
+
+
+async def _cancel(cursor: Any, work: asyncio.Future[list[Row]]) -> None:
+    """Cancel the statement in the driver (SQLCancel is meant to be called from another thread),
+    then wait until the worker thread has let go of the cursor."""
     with contextlib.suppress(Exception):
-        cursor._impl.cancel()  # aioodbc keeps pyodbc's cursor here; SQLCancel is thread-safe
+        cursor._impl.cancel()  # aioodbc keeps pyodbc's cursor here
+    await asyncio.wait((work,))
+    if not work.cancelled():
+        work.exception()  # retrieved: the statement's own error is expected here
 
 
 async def _close(connection: Any) -> None:

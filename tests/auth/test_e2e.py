@@ -49,7 +49,7 @@ SECRETS = [user["Password"] for user in USERS] + [HASHED_PASSWORD, "e2e-shared-s
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> Iterator[Server]:
-    with start_server(tmp_path_factory.mktemp("auth"), settings_document(demo_folder, **SETTINGS)) as server:
+    with start_server(tmp_path_factory.mktemp("auth"), settings_document(demo_folder, "sqlite", **SETTINGS)) as server:
         yield server
 
 
@@ -258,14 +258,16 @@ def test_tokens_expire(tmp_path: Path, demo_folder: Path):
 
 
 def test_a_token_from_one_process_works_on_another(tmp_path: Path, demo_folder: Path):
-    document = settings_document(demo_folder, **SETTINGS)
+    document = settings_document(demo_folder, "sqlite", **SETTINGS)
     with start_server(tmp_path / "a", document) as first, start_server(tmp_path / "b", document) as second:
         assert first.process.pid != second.process.pid
         token = get_token(first, "demo", "demo-password")
         with second.client(auth=None) as client:
             response = client.get("/api/9999/orders?$top=3", headers=bearer(token))
         assert response.status_code == 200 and len(response.json()["value"]) == 3
-    changed = settings_document(demo_folder, **{**SETTINGS, "ApiUsers": [{**USERS[0], "Password": "new-password"}]})
+    changed = settings_document(
+        demo_folder, "sqlite", **{**SETTINGS, "ApiUsers": [{**USERS[0], "Password": "new-password"}]}
+    )
     with start_server(tmp_path / "c", changed) as restarted, restarted.client(auth=None) as client:
         response = client.get("/api/9999/orders?$top=3", headers=bearer(token))
     assert_error_shape(response, 401, "InvalidToken")
