@@ -7,6 +7,8 @@ a peer measured in the same run, because the machines are noisy. Sections:
          hand-written Starlette floor and datasette, with wrk on loopback, one worker each.
 - pull:  a whole-table pull of the 1,000,000 order lines through nextLinks, against $skip paging
          at the same depths and datasette's own `_next` pagination over the same file.
+- engines: the same page through aiosqlite and through aioodbc (the SQLite ODBC driver).
+- auth:  what a Basic or Bearer credential check costs per request, in process.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
 
 Run one section with `python -m bench page`; the default runs them all.
@@ -77,6 +79,46 @@ def bearer_token(port: int) -> str:
     return str(response.json()["access_token"])
 
 
+def measure(contenders: dict[str, tuple[str, str | None]]) -> dict[str, Load]:
+    """wrk on each (URL, Authorization) in interleaved rounds, after checking they answer alike."""
+    headers = {
+        name: {**FORWARDED, **({"Authorization": auth} if auth else {})} for name, (_, auth) in contenders.items()
+    }
+    check_equivalent({name: url for name, (url, _) in contenders.items()}, headers)
+    rounds: dict[str, list[Load]] = {name: [] for name in contenders}
+    names = list(contenders)
+    for round_no in range(ROUNDS):
+        # Each round starts with another contender, so no one always runs first (cold) or last.
+        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+            rounds[name].append(run_wrk(contenders[name][0], headers=headers[name]))
+    return {name: median_load(values) for name, values in rounds.items()}
+
+
+def bench_engines(work: Path) -> dict[str, Any]:
+    """The same 100-row page through the embedded engine and through aioodbc (SQLite ODBC driver)."""
+    path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
+    data = servers.ROOT / "data"
+    embedded = servers.bench_settings(work / "embedded")
+    odbc = servers.bench_settings(
+        work / "odbc", VismaConnection={"VismaDbConnectionString": f"Driver=SQLite3;Database={data}/{{database}}.db"}
+    )
+    with servers.redhorn(embedded, tls=False) as first, servers.redhorn(odbc, tls=False) as second:
+        bearer = "Bearer " + bearer_token(first)
+        loads = measure(
+            {
+                "redhorn aiosqlite (http, bearer)": (f"http://127.0.0.1:{first}{path}", bearer),
+                "redhorn aioodbc (http, bearer)": (f"http://127.0.0.1:{second}{path}", bearer),
+            }
+        )
+    print_table(f"100-row page through each engine (median of {ROUNDS} rounds, wrk -c16)", loads)
+    ratio = (
+        loads["redhorn aioodbc (http, bearer)"].requests_per_second
+        / loads["redhorn aiosqlite (http, bearer)"].requests_per_second
+    )
+    print(f"  {'aioodbc / aiosqlite':34} {ratio:9.2f}")
+    return {"loads": {k: v.__dict__ for k, v in loads.items()}, "ratios": {"aioodbc / aiosqlite": ratio}}
+
+
 def bench_page(work: Path) -> dict[str, Any]:
     settings_file = servers.bench_settings(work)
     path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
@@ -100,17 +142,7 @@ def bench_page(work: Path) -> dict[str, Any]:
                 None,
             ),
         }
-        headers = {
-            name: {**FORWARDED, **({"Authorization": auth} if auth else {})} for name, (_, auth) in contenders.items()
-        }
-        check_equivalent({name: url for name, (url, _) in contenders.items()}, headers)
-        rounds: dict[str, list[Load]] = {name: [] for name in contenders}
-        names = list(contenders)
-        for round_no in range(ROUNDS):
-            # Each round starts with another contender, so no one always runs first (cold) or last.
-            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
-                rounds[name].append(run_wrk(contenders[name][0], headers=headers[name]))
-    loads = {name: median_load(values) for name, values in rounds.items()}
+        loads = measure(contenders)
     print_table(f"100-row page of orders sorted by OrderNo desc (median of {ROUNDS} rounds, wrk -c16)", loads)
     ours = loads["redhorn (http, bearer)"].requests_per_second
     unauthenticated = loads["redhorn (http, no authentication)"].requests_per_second
@@ -319,6 +351,7 @@ def bench_auth(work: Path) -> dict[str, Any]:
 
 SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "auth": bench_auth,
+    "engines": bench_engines,
     "page": bench_page,
     "pull": bench_pull,
     "crawl": bench_crawl,

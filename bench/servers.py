@@ -77,6 +77,7 @@ def bench_settings(folder: Path, **sections: Any) -> Path:
         "Tokens": {"SigningKey": "bench-signing-key-0123456789abcdef"},
     }
     document.update(sections)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "bench-appsettings.json"
     path.write_text(json.dumps(document, indent=2))
     return path

@@ -22,8 +22,8 @@ from redhorn.metadata import Database, Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
-from redhorn.prepared import PreparedList
-from redhorn.query import next_page_token, plan_get, plan_list
+from redhorn.prepared import PreparedList, prepare_list
+from redhorn.query import next_page_token, plan_get
 from redhorn.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.state import State
@@ -117,10 +117,7 @@ def _prepare_list(
     if options.skiptoken is not None:
         binding = _binding(database, table, options, user=user)
         token = verify_page_token(state.page_token_key, binding, options.skiptoken)
-    dialect = state.engine.dialect
-    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
-    count_statement = compile_count(dialect, table, plan.query.where) if options.count else None
-    prepared = PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
+    prepared = prepare_list(state.engine.dialect, table, options, page_size=page_size, token=token)
     if token is None:
         state.prepared.put(key, prepared)
     return prepared

@@ -179,7 +179,10 @@ def _build_table(
                 kind=_column_kind(entry),
                 sql_type=_sql_type(entry),
                 nullable=entry.nullable,
-                max_length=entry.max_length if entry.max_length and entry.max_length > 0 else None,
+                # Lengths in characters, for text and binary only (the catalog gives bytes for the rest).
+                max_length=entry.max_length
+                if entry.max_length and entry.max_length > 0 and _column_kind(entry) in ("string", "binary")
+                else None,
                 precision=entry.precision,
                 scale=entry.scale,
                 number=known.no if known else None,

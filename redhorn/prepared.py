@@ -12,8 +12,12 @@ from collections import OrderedDict
 
 import msgspec
 
+from redhorn.metadata import Table
 from redhorn.odata.parser import QueryOptions
-from redhorn.query import ListPlan
+from redhorn.paging import PageToken
+from redhorn.query import ListPlan, plan_list
+from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
 PreparedKey = tuple[str, str, str, int]
@@ -24,6 +28,20 @@ class PreparedList(msgspec.Struct, frozen=True):
     plan: ListPlan
     statement: Statement
     count_statement: Statement | None
+
+
+def prepare_list(
+    dialect: Dialect, table: Table, options: QueryOptions, *, page_size: int, token: PageToken | None
+) -> PreparedList:
+    """The plan and statements of one page of a list request, in `dialect`.
+
+    Raises:
+        InvalidQuery: unknown properties or a filter that does not fit the table.
+        InvalidSkipToken: a token whose values do not fit this table's order.
+    """
+    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
+    count_statement = compile_count(dialect, table, plan.query.where) if options.count else None
+    return PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
 
 
 class PreparedCache:

@@ -110,12 +110,12 @@ def test_sql_server_catalog_rows_map_to_types():
     assert table is not None
     kinds = {c.sql_name: (c.kind, c.max_length, c.scale) for c in table.columns}
     assert kinds == {
-        "OrdNo": ("integer", 4, 0),
+        "OrdNo": ("integer", None, 0),
         "Nm": ("string", 80, 0),
-        "Am": ("decimal", 17, 6),
+        "Am": ("decimal", None, 6),
         "Blob": ("binary", None, 0),
-        "Stamp": ("datetime", 8, 3),
-        "Flag": ("boolean", 1, 0),
+        "Stamp": ("datetime", None, 3),
+        "Flag": ("boolean", None, 0),
     }
 
 

@@ -75,3 +75,24 @@ async def test_a_missing_database_is_unavailable(database_engine: Engine):
         await engine.fetch("F4321", ONE)
     with pytest.raises(DatabaseUnavailable):
         await engine.ping("F4321")
+
+
+async def test_a_failed_connect_is_retried_then_unavailable_without_secrets_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    from tests.conftest import require_odbc_driver
+
+    require_odbc_driver()
+    document = settings_document(tmp_path, "odbc")
+    document["VismaConnection"]["VismaDbConnectionString"] += ";PWD=hunter2"
+    created = create_engine(parse_settings(json.dumps(document)), tmp_path)
+    try:
+        started = time.monotonic()
+        with pytest.raises(DatabaseUnavailable) as caught:
+            await created.fetch("F9999", ONE)
+        assert time.monotonic() - started >= 0.2, "one retry after a pause"
+    finally:
+        await created.close()
+    assert caught.value.headers["Retry-After"]
+    assert "hunter2" not in caplog.text and "hunter2" not in caught.value.message
+    assert caplog.text.count("Cannot connect to database 'F9999'") == 2
