@@ -9,6 +9,7 @@ a peer measured in the same run, because the machines are noisy. Sections:
          at the same depths and datasette's own `_next` pagination over the same file.
 - engines: the same page through aiosqlite and through aioodbc (the SQLite ODBC driver).
 - auth:  what a Basic or Bearer credential check costs per request, in process.
+- openapi: the OpenAPI document's build time for the demo and a 350-table x 40-column company.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
 
 Run one section with `python -m bench page`; the default runs them all.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -349,12 +351,58 @@ def bench_auth(work: Path) -> dict[str, Any]:
     return results
 
 
+def bench_openapi(work: Path) -> dict[str, Any]:
+    """Building the OpenAPI document: the demo company, and a synthetic 350-table x 40-column one."""
+    from redhorn.crawler import crawl
+    from redhorn.dictionary import load_dictionary
+    from redhorn.engines.sqlite import SqliteEngine
+    from redhorn.metadata import Company, Metadata
+    from redhorn.openapi import build_openapi
+
+    synthetic_schema(work / "F0350.db")
+    for name in ("vbsys.db", "Catalog.db"):
+        shutil.copy(servers.ROOT / "data" / name, work / name)
+
+    async def metadata_of(folder: Path) -> Metadata:
+        engine = SqliteEngine(folder)
+        try:
+            return await crawl(engine, load_dictionary())
+        finally:
+            await engine.close()
+
+    demo = asyncio.run(metadata_of(servers.ROOT / "data"))
+    base = asyncio.run(metadata_of(work))
+    synthetic_database = asyncio.run(_crawl_one(work, "F0350"))
+    synthetic = Metadata({**base.databases, "F0350": synthetic_database}, {350: Company(350, "Synthetic", "F0350")})
+    results: dict[str, Any] = {}
+    print("\nOpenAPI document build, once per company then cached (median of 7)")
+    for label, metadata, company in (("demo company 9999", demo, 9999), ("350 tables x 40 columns", synthetic, 350)):
+        seconds = timed(lambda m=metadata, c=company: build_openapi(m, c, version="bench"))  # type: ignore[misc]
+        size = len(json.dumps(build_openapi(metadata, company, version="bench")))
+        results[label] = {"build_ms": seconds * 1000, "bytes": size}
+        print(f"  {label:26} {seconds * 1000:8.1f} ms   {size / 1e6:6.2f} MB   (target < 1000 ms)")
+    return results
+
+
+async def _crawl_one(folder: Path, name: str) -> Any:
+    from redhorn.crawler import crawl_database
+    from redhorn.dictionary import load_dictionary
+    from redhorn.engines.sqlite import SqliteEngine
+
+    engine = SqliteEngine(folder)
+    try:
+        return await crawl_database(engine, name, "company", load_dictionary())
+    finally:
+        await engine.close()
+
+
 SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "auth": bench_auth,
     "engines": bench_engines,
     "page": bench_page,
     "pull": bench_pull,
     "crawl": bench_crawl,
+    "openapi": bench_openapi,
 }
 
 

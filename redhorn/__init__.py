@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from redhorn.application import create_app
+from redhorn.application import VERSION, create_app
 from redhorn.settings import Settings, SettingsError, load_settings
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = ["Settings", "SettingsError", "__version__", "create_app", "load_settings"]

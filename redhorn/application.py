@@ -16,9 +16,9 @@ from starlette.authentication import AuthenticationBackend
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
-from redhorn import api
+from redhorn import api, docs
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import TOKEN_PATH, ApiAuthenticationBackend, on_auth_error
 from redhorn.auth.endpoint import issue_token
@@ -38,6 +38,7 @@ from redhorn.settings import Settings, load_settings
 from redhorn.state import State
 
 logger = logging.getLogger("redhorn")
+VERSION = "0.1.0"
 
 SETTINGS_ENV = "REDHORN_SETTINGS"
 
@@ -116,6 +117,9 @@ def create_app(
 
     routes = [
         Route("/health", api.health, methods=["GET"]),
+        Route(docs.SPEC_PATH, docs.openapi_document, methods=["GET"]),
+        Route("/swagger", docs.swagger_page, methods=["GET"]),
+        Mount(docs.STATIC_PATH, app=docs.static_files(), name="swagger-static"),
         Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/api/{database}", api.list_resources, methods=["GET"]),
         Route("/api/{database}/{resource}", api.list_rows, methods=["GET"]),
@@ -133,6 +137,7 @@ def create_app(
     ]
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.authenticator = authenticator
+    app.state.documents = docs.DocumentCache(VERSION)
     return app
 
 

@@ -62,7 +62,8 @@ async def _read_form(request: Request) -> dict[str, str] | OAuth2Error:
     form: dict[str, str] = {}
     for name, value in pairs:
         if name in form:
-            return InvalidRequestError(description=f"The parameter {name!r} is given more than once")
+            # RFC 6749 allows only printable ASCII in descriptions, so the name is not echoed.
+            return InvalidRequestError(description="A parameter is given more than once")
         form[name] = value
     return form
 

@@ -1,0 +1,461 @@
+"""The OpenAPI 3 document, built with apispec from the metadata of one company.
+
+Every resource of the company (and of `vbsys` and `Catalog`) gets its list, by-key and `$count`
+operations, a schema of its properties (types, formats, nullability, lengths, the key, Visma's
+column numbers) and a page schema for the OData envelope. Each resource is its own tag, and the
+UI filters tags, so 350 resources stay navigable. The error body and the token answer come from
+the msgspec Structs the code uses, so the document cannot drift from them.
+
+A company's Data Model Extensions make its document differ from another's; the document is built
+per company on first use and kept until the metadata changes (see `redhorn.docs`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from apispec import APISpec
+
+from redhorn.auth.endpoint import TokenResponse
+from redhorn.errors import ErrorBody
+from redhorn.metadata import Column, Database, Metadata, Table
+
+OPENAPI_VERSION = "3.1.0"
+ERROR_STATUSES = {
+    "400": "The request is malformed: a bad query option, key or body",
+    "401": "No credentials, or wrong ones",
+    "403": "No access to this company or database, or plain HTTP",
+    "404": "No such company, resource or row",
+    "429": "Too many failed logins from here",
+    "503": "The database is unavailable or the query ran too long; retry after Retry-After",
+}
+QUERY_OPTIONS: list[dict[str, Any]] = [
+    {
+        "name": "$filter",
+        "description": "OData v4 condition: eq ne gt ge lt le, and or not, in (...), null, "
+        "contains startswith endswith tolower toupper length trim. Example: `CustomerNo eq 10042`",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+    {
+        "name": "$select",
+        "description": "Comma-separated properties to return, e.g. `OrderNo,Name`",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+    {
+        "name": "$orderby",
+        "description": "Properties with `asc` or `desc`, e.g. `OrderDate desc,OrderNo`; the key breaks ties",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+    {"name": "$top", "description": "At most this many rows in all", "schema": {"type": "integer", "minimum": 0}},
+    {
+        "name": "$skip",
+        "description": "Skip this many rows first",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 2**31 - 1},
+    },
+    {
+        "name": "$count",
+        "description": "`true` adds `@odata.count`, the size of the whole filtered set",
+        "schema": {"type": "boolean"},
+    },
+    {
+        "name": "$skiptoken",
+        "description": "Made by the server: follow `@odata.nextLink` rather than writing one",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+]
+PREFER = {
+    "name": "Prefer",
+    "in": "header",
+    "description": "`odata.maxpagesize=N` asks for pages of at most N rows (up to the server's maximum)",
+    "schema": {"type": "string"},
+}
+SECURITY: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"oauth2": []}]
+
+
+def _column_schema(column: Column) -> dict[str, Any]:
+    schema: dict[str, Any]
+    if column.kind == "integer":
+        wide = column.sql_type.lower() in ("bigint", "integer")
+        schema = {"type": "integer", "format": "int64" if wide else "int32"}
+    elif column.kind == "decimal":
+        schema = {"type": "number", "format": "decimal"}
+        if column.scale is not None:
+            schema["x-scale"] = column.scale
+    elif column.kind == "float":
+        schema = {"type": "number", "format": "double"}
+    elif column.kind == "boolean":
+        schema = {"type": "boolean"}
+    elif column.kind == "datetime":
+        schema = {"type": "string", "format": "date-time"}
+    elif column.kind == "binary":
+        schema = {"type": "string", "contentEncoding": "base64"}
+    else:
+        schema = {"type": "string"}
+        if column.max_length:
+            schema["maxLength"] = column.max_length
+    notes = []
+    if column.domain == "date":
+        notes.append("a date as yyyymmdd, 0 when empty")
+    elif column.domain == "time":
+        notes.append("a time as hhmm")
+    elif column.domain == "flags":
+        notes.append("a bit field")
+    if column.sql_name != column.name:
+        notes.append(f"SQL column {column.sql_name}")
+    if not column.known:
+        notes.append("not in Visma's dictionary: an extension or customer column")
+    if notes:
+        text = "; ".join(notes)
+        schema["description"] = text[:1].upper() + text[1:]
+    if column.number is not None:
+        schema["x-visma-column-no"] = column.number
+    if column.nullable:
+        schema["type"] = [schema["type"], "null"]
+    return schema
+
+
+def _row_schema(table: Table) -> dict[str, Any]:
+    schema: dict[str, Any] = {
+        "type": "object",
+        "properties": {column.name: _column_schema(column) for column in table.columns},
+        "x-key": [column.name for column in table.key],
+    }
+    if table.number is not None:
+        schema["x-visma-table-no"] = table.number
+    description = f"{table.name} (SQL table {table.sql_name})"
+    if not table.known:
+        description += "; not in Visma's dictionary: an extension or customer table"
+    schema["description"] = description
+    return schema
+
+
+def _page_schema(row_ref: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["value"],
+        "properties": {
+            "@odata.count": {"type": "integer", "format": "int64", "description": "With `$count=true`"},
+            "value": {"type": "array", "items": {"$ref": row_ref}},
+            "@odata.nextLink": {
+                "type": "string",
+                "format": "uri",
+                "description": "Absolute URL of the next page; absent on the last page",
+            },
+        },
+    }
+
+
+def _errors() -> dict[str, Any]:
+    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in ERROR_STATUSES}
+
+
+def _key_parameters(table: Table) -> list[dict[str, Any]]:
+    parameters = []
+    for column in table.key:
+        schema = _column_schema(column)
+        if isinstance(schema["type"], list):
+            schema["type"] = schema["type"][0]
+        schema.pop("x-visma-column-no", None)
+        parameters.append(
+            {"name": column.name, "in": "path", "required": True, "schema": schema, "description": "Key property"}
+        )
+    return parameters
+
+
+def _schema_name(table: Table, used: set[str], database: Database) -> str:
+    base = "".join(part[:1].upper() + part[1:] for part in table.name.replace("-", "_").split("_")) or table.sql_name
+    name = base if base not in used else f"{database.name}{base}"
+    used.add(name)
+    return name
+
+
+class _Builder:
+    def __init__(self, spec: APISpec) -> None:
+        self.spec = spec
+        self.used: set[str] = set()
+
+    def add_database(self, database: Database, prefix: str, company_parameter: dict[str, Any] | None) -> None:
+        base_parameters = [company_parameter] if company_parameter else []
+        label = "company" if company_parameter else database.name
+        for table in database.tables:
+            name = _schema_name(table, self.used, database)
+            self.spec.components.schema(name, _row_schema(table))
+            self.spec.components.schema(f"{name}Page", _page_schema(f"#/components/schemas/{name}"))
+            tag = table.resource if company_parameter else f"{database.name.lower()}/{table.resource}"
+            self.spec.tag({"name": tag, "description": f"{table.name} ({label})"})
+            operation_base = table.resource if company_parameter else f"{database.name.lower()}_{table.resource}"
+            path = f"{prefix}/{table.resource}"
+            self.spec.path(
+                path=path,
+                operations={
+                    "get": {
+                        "tags": [tag],
+                        "summary": f"A page of {table.name} rows",
+                        "operationId": f"list_{operation_base}",
+                        "parameters": [*base_parameters, *[{**o, "in": "query"} for o in QUERY_OPTIONS], PREFER],
+                        "responses": {
+                            "200": {
+                                "description": "A page of rows; follow `@odata.nextLink` for more",
+                                "content": {
+                                    "application/json": {"schema": {"$ref": f"#/components/schemas/{name}Page"}}
+                                },
+                            },
+                            **_errors(),
+                        },
+                    }
+                },
+            )
+            self.spec.path(
+                path=f"{path}/$count",
+                operations={
+                    "get": {
+                        "tags": [tag],
+                        "summary": f"The number of {table.name} rows",
+                        "operationId": f"count_{operation_base}",
+                        "parameters": [*base_parameters, {**QUERY_OPTIONS[0], "in": "query"}],
+                        "responses": {
+                            "200": {
+                                "description": "The count, as text",
+                                "content": {"text/plain": {"schema": {"type": "integer", "minimum": 0}}},
+                            },
+                            **_errors(),
+                        },
+                    }
+                },
+            )
+            if table.key:
+                key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
+                self.spec.path(
+                    path=key_path,
+                    operations={
+                        "get": {
+                            "tags": [tag],
+                            "summary": f"One {table.name} by its key",
+                            "operationId": f"get_{operation_base}",
+                            "parameters": [
+                                *base_parameters,
+                                *_key_parameters(table),
+                                {**QUERY_OPTIONS[1], "in": "query"},
+                            ],
+                            "responses": {
+                                "200": {
+                                    "description": "The row",
+                                    "content": {
+                                        "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                                    },
+                                },
+                                **_errors(),
+                            },
+                        }
+                    },
+                )
+
+
+def build_openapi(metadata: Metadata, company: int, *, version: str, server_url: str = "/") -> dict[str, Any]:
+    """The OpenAPI document for one company's database (with `vbsys` and `Catalog`).
+
+    Args:
+        metadata: the crawled databases.
+        company: the company whose tables (extensions included) the document describes.
+        version: redhorn's version, shown as the API's.
+        server_url: the base URL the document names.
+    """
+    spec = APISpec(
+        title="redhorn",
+        version=version,
+        openapi_version=OPENAPI_VERSION,
+        info={
+            "description": "Visma Business data over HTTPS: every table as an OData resource. "
+            f"This document describes company {company}; `?company=N` describes another.",
+        },
+        servers=[{"url": server_url}],
+        security=SECURITY,
+    )
+    _add_shared_components(spec, metadata)
+    builder = _Builder(spec)
+    company_parameter = {
+        "name": "companyNo",
+        "in": "path",
+        "required": True,
+        "description": "The company number, e.g. 9999",
+        "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999, "example": company},
+    }
+    database = metadata.databases.get(metadata.companies[company].database)
+    if database is not None:
+        builder.add_database(database, "/api/{companyNo}", company_parameter)
+    spec.path(
+        path="/api/{companyNo}",
+        operations={
+            "get": {
+                "tags": ["service"],
+                "summary": "The resources of a company: name, key and links",
+                "operationId": "list_resources",
+                "parameters": [company_parameter],
+                "responses": {
+                    "200": {"description": "The resources", "content": {"application/json": {"schema": RESOURCES}}},
+                    **_errors(),
+                },
+            }
+        },
+    )
+    for name in (metadata.system_database, metadata.catalog_database):
+        if name in metadata.databases:
+            builder.add_database(metadata.databases[name], f"/api/{name.lower()}", None)
+    _add_fixed_paths(spec)
+    document = spec.to_dict()
+    document["x-tagGroups"] = _tag_groups(document["tags"])
+    return document
+
+
+def _tag_groups(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[str, list[str]] = {"Company": [], "vbsys": [], "Catalog": [], "Service": []}
+    for tag in tags:
+        name = tag["name"]
+        if name.startswith("vbsys/"):
+            groups["vbsys"].append(name)
+        elif name.startswith("catalog/"):
+            groups["Catalog"].append(name)
+        elif name in ("authentication", "service"):
+            groups["Service"].append(name)
+        else:
+            groups["Company"].append(name)
+    return [{"name": group, "tags": names} for group, names in groups.items() if names]
+
+
+def _add_shared_components(spec: APISpec, metadata: Metadata) -> None:
+    _, components = msgspec.json.schema_components(
+        (ErrorBody, TokenResponse), ref_template="#/components/schemas/{name}"
+    )
+    for name, schema in components.items():
+        spec.components.schema(name, schema)
+    for status, description in ERROR_STATUSES.items():
+        response: dict[str, Any] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+        }
+        if status in ("429", "503"):
+            response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
+        if status == "401":
+            response["headers"] = {
+                "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Basic and Bearer challenges"}
+            }
+        spec.components.response(f"Error{status}", response)
+    spec.components.security_scheme("basic", {"type": "http", "scheme": "basic"})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme(
+        "oauth2",
+        {
+            "type": "oauth2",
+            "description": "The password grant: an API user's username and password for a bearer token",
+            "flows": {"password": {"tokenUrl": "/api/oauth/token", "scopes": {}}},
+        },
+    )
+
+
+def _add_fixed_paths(spec: APISpec) -> None:
+    spec.tag({"name": "authentication", "description": "Tokens for API users"})
+    spec.tag({"name": "service", "description": "Resources of a company, and health"})
+    spec.path(
+        path="/api/oauth/token",
+        operations={
+            "post": {
+                "tags": ["authentication"],
+                "summary": "An access token for an API user (OAuth 2.0 password grant)",
+                "operationId": "issue_token",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["grant_type", "username", "password"],
+                                "properties": {
+                                    "grant_type": {"type": "string", "enum": ["password"]},
+                                    "username": {"type": "string"},
+                                    "password": {"type": "string", "format": "password"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "The token",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
+                    },
+                    "400": {"$ref": "#/components/responses/OAuthError"},
+                    "429": {"$ref": "#/components/responses/OAuthError"},
+                },
+            }
+        },
+    )
+    spec.components.response(
+        "OAuthError",
+        {
+            "description": "RFC 6749 error: invalid_request, invalid_grant or unsupported_grant_type",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["error"],
+                        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
+                    }
+                }
+            },
+        },
+    )
+    spec.path(
+        path="/health",
+        operations={
+            "get": {
+                "tags": ["service"],
+                "summary": "Liveness and whether each database answers",
+                "operationId": "health",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Every database answers",
+                        "content": {"application/json": {"schema": HEALTH}},
+                    },
+                    "503": {
+                        "description": "Some database does not",
+                        "content": {"application/json": {"schema": HEALTH}},
+                    },
+                },
+            }
+        },
+    )
+
+
+RESOURCES: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "value": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "title": {"type": "string"},
+                    "kind": {"type": "string", "enum": ["table", "view"]},
+                    "extension": {"type": "boolean"},
+                    "key": {"type": "array", "items": {"type": "string"}},
+                    "url": {"type": "string", "format": "uri"},
+                    "count": {"type": "string", "format": "uri"},
+                },
+            },
+        }
+    },
+}
+HEALTH: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "databases": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "enum": ["ok", "unavailable", "starting"]},
+        },
+    },
+}
