@@ -33,6 +33,7 @@ install: $(VENV)/.installed ## create .venv and install redhorn
 run: install ## build the demo and a dev certificate if missing, serve https://127.0.0.1:8443
 	$(BIN)/redhorn demo --if-missing
 	$(BIN)/redhorn dev-cert --if-missing
+	$(BIN)/redhorn licence demo --if-missing
 	$(BIN)/redhorn serve --show-login
 
 demo: install ## (re)build the demo databases in data/

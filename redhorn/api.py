@@ -18,6 +18,7 @@ from redhorn.auth.principal import Principal
 from redhorn.disconnect import while_connected
 from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
 from redhorn.errors import DatabaseUnavailable, InvalidQuery, QueryTimeout, RowNotFound
+from redhorn.licence import LicenceInvalid
 from redhorn.metadata import Database, Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
@@ -37,12 +38,23 @@ def _state(request: Request) -> State:
 
 
 def _resolve_database(state: State, segment: str, principal: Principal) -> Database:
-    """`resolve_database`, and a database found missing is looked for again in the background."""
+    """`resolve_database`, then the licence; a database found missing is looked for again in the background.
+
+    Raises:
+        LicenceInvalid: no valid licence (after a look at whether the file was just replaced).
+        CompanyNotLicensed: the licence does not name the company.
+    """
     try:
-        return resolve_database(state.metadata, segment, principal)
+        database = resolve_database(state.metadata, segment, principal)
     except DatabaseUnavailable:
         state.metadata_cache.schedule_recrawl()
         raise
+    company_no = int(segment) if segment.isdigit() else None
+    try:
+        state.licence.state.require(company_no)
+    except LicenceInvalid:
+        state.licence.reload_if_changed().require(company_no)
+    return database
 
 
 def _query_string(request: Request) -> str:
@@ -203,6 +215,24 @@ async def list_resources(request: Request) -> Response:
     return Response(encode({"value": value}), media_type=JSON)
 
 
+def _licence_report(state: State) -> dict[str, Any]:
+    licence = state.licence.state
+    report: dict[str, Any] = {"status": licence.status}
+    if licence.licence is not None:
+        report |= {
+            "id": licence.licence.id,
+            "licensee": licence.licence.licensee,
+            "expires": licence.licence.expiry_text(),
+            "daysLeft": licence.days_left(),
+            "companies": list(licence.licence.companies) or "all",
+        }
+    if licence.reason:
+        report["reason"] = licence.reason
+    if state.licence.last_renewal_error:
+        report["lastRenewalError"] = state.licence.last_renewal_error
+    return report
+
+
 async def health(request: Request) -> Response:
     """GET /health: liveness and whether each database answers; no authentication, no data.
 
@@ -225,6 +255,7 @@ async def health(request: Request) -> Response:
 
     results = await asyncio.gather(*(check(name) for name in names))
     databases = dict(zip(names, results, strict=True))
-    healthy = all(result == "ok" for result in results)
-    body = {"status": "ok" if healthy else "degraded", "databases": databases}
+    licence = state.licence.reload_if_changed()
+    healthy = all(result == "ok" for result in results) and licence.status != "invalid"
+    body = {"status": "ok" if healthy else "degraded", "databases": databases, "licence": _licence_report(state)}
     return Response(encode(body), status_code=200 if healthy else 503, media_type="application/json")

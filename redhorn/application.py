@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -31,10 +32,12 @@ from redhorn.engines.connect import create_engine
 from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
+from redhorn.licence import LicenceError, load_public_key
+from redhorn.licence_renewal import LicenceKeeper
 from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
-from redhorn.settings import Settings, load_settings
+from redhorn.settings import Settings, SettingsError, load_settings, resolve_path
 from redhorn.state import State
 
 logger = logging.getLogger("redhorn")
@@ -64,6 +67,29 @@ def signing_key(settings: Settings) -> bytes:
         "set a shared key when running several workers."
     )
     return secrets.token_bytes(32)
+
+
+def create_licence_keeper(settings: Settings, root: Path) -> LicenceKeeper:
+    """The licence keeper for `ApiLicence`; unlicensed when `LicenceFilePath` is empty.
+
+    Raises:
+        SettingsError: `IssuerPublicKey` is missing or not an Ed25519 public key.
+    """
+    section = settings.api_licence
+    if not section.licence_file_path:
+        return LicenceKeeper(None, None, section)
+    text = section.issuer_public_key.strip()
+    if not text:
+        raise SettingsError("ApiLicence.IssuerPublicKey: needed to verify the licence at ApiLicence.LicenceFilePath")
+    try:
+        pem = text.encode() if text.startswith("-----BEGIN") else resolve_path(text, root).read_bytes()
+        public_key = load_public_key(pem)
+    except OSError as exc:
+        raise SettingsError(f"ApiLicence.IssuerPublicKey: cannot read {text!r}: {exc.strerror}") from None
+    except LicenceError as exc:
+        raise SettingsError(str(exc)) from None
+    logger.info("Licence file: %s", section.licence_file_path)
+    return LicenceKeeper(resolve_path(section.licence_file_path, root), public_key, section)
 
 
 def derive_key(key: bytes, purpose: str) -> bytes:
@@ -110,8 +136,17 @@ def create_app(
             metadata = MetadataCache(await crawl(engine, dictionary), engine, dictionary)
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
-            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"))
-            yield
+            licence = create_licence_keeper(loaded, app_root)
+            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence)
+            renewal = asyncio.get_running_loop().create_task(licence.run()) if licence.path else None
+            try:
+                yield
+            finally:
+                if renewal is not None:
+                    renewal.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await renewal
+                await licence.close()
         finally:
             await engine.close()
 

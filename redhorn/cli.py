@@ -14,6 +14,8 @@ from redhorn.application import SETTINGS_ENV, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.demo import build_demo, demo_exists
 from redhorn.engines.connect import create_engine
+from redhorn.licence import LicenceError, generate_key, issue_licence, load_private_key
+from redhorn.licence_renewal import write_atomically
 from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
 from redhorn.tls import make_development_certificate
 
@@ -123,6 +125,72 @@ def command_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def command_licence_keygen(args: argparse.Namespace) -> int:
+    """Write a new issuer key pair: PATH (private, mode 0600) and PATH.pub (public)."""
+    private_pem, public_pem = generate_key()
+    path = Path(args.out)
+    _write_private(path, private_pem)
+    Path(f"{path}.pub").write_bytes(public_pem)
+    print(f"Wrote {path} (keep it secret) and {path}.pub (ApiLicence.IssuerPublicKey)")
+    return 0
+
+
+def command_licence_issue(args: argparse.Namespace) -> int:
+    """Sign a licence with an issuer's private key."""
+    companies = tuple(int(part) for part in args.companies.split(",") if part.strip()) if args.companies else ()
+    text = issue_licence(
+        load_private_key(Path(args.key).read_bytes()), args.licensee, days=args.days, companies=companies
+    )
+    write_atomically(Path(args.out), text + "\n")
+    print(f"Wrote a licence for {args.licensee!r} to {args.out}, valid {args.days:g} days")
+    return 0
+
+
+def command_licence_serve(args: argparse.Namespace) -> int:
+    """Run the reference licence service."""
+    import uvicorn
+
+    from redhorn.licence_service import create_service
+
+    revoked = Path(args.revoked) if args.revoked else None
+    app = create_service(Path(args.key).read_bytes(), days=args.days, grace_days=args.grace_days, revoked=revoked)
+    tls = {"ssl_certfile": args.certfile, "ssl_keyfile": args.keyfile} if args.certfile else {}
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False, **tls)
+    return 0
+
+
+def command_licence_demo(args: argparse.Namespace) -> int:
+    """The demo's issuer key and licence, where the settings file says, made once."""
+    settings_file = _settings_path(args.settings)
+    settings = load_settings(settings_file)
+    section = settings.api_licence
+    if not section.licence_file_path or section.issuer_public_key.startswith("-----BEGIN"):
+        print("ApiLicence names no licence file and key file: nothing to make")
+        return 0
+    root = root_of(settings_file)
+    licence_path = resolve_path(section.licence_file_path, root)
+    public_path = resolve_path(section.issuer_public_key, root)
+    private_path = public_path.with_name(public_path.name.removesuffix(".pub"))
+    if args.if_missing and licence_path.is_file() and public_path.is_file() and private_path.is_file():
+        print(f"Demo licence already at {licence_path}")
+        return 0
+    if not private_path.is_file() or not public_path.is_file():
+        private_pem, public_pem = generate_key()
+        _write_private(private_path, private_pem)
+        public_path.write_bytes(public_pem)
+    text = issue_licence(load_private_key(private_path.read_bytes()), "redhorn demo", days=365)
+    write_atomically(licence_path, text + "\n")
+    print(f"Issued a demo licence (all companies, 365 days) to {licence_path}, signed by {private_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redhorn", description="A REST/OData API over Visma Business.")
     parser.add_argument("--settings", help="settings file (default: $REDHORN_SETTINGS or config/appsettings.json)")
@@ -152,6 +220,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     hashing = commands.add_parser("hash-password", help="print an Argon2id hash of a password (read from stdin)")
     hashing.set_defaults(handler=command_hash_password)
+
+    licence = commands.add_parser("licence", help="licence keys, licences and the reference licence service")
+    actions = licence.add_subparsers(dest="action", required=True)
+    keygen = actions.add_parser("keygen", help="make an issuer key pair")
+    keygen.add_argument("--out", required=True, help="private key file; the public key goes to OUT.pub")
+    keygen.set_defaults(handler=command_licence_keygen)
+    issue = actions.add_parser("issue", help="sign a licence")
+    issue.add_argument("--key", required=True, help="the issuer's private key (PEM)")
+    issue.add_argument("--licensee", required=True)
+    issue.add_argument("--companies", default="", help="company numbers, comma-separated; empty for all")
+    issue.add_argument("--days", type=float, default=365)
+    issue.add_argument("--out", required=True)
+    issue.set_defaults(handler=command_licence_issue)
+    serve_licences = actions.add_parser("serve", help="run the reference licence service")
+    serve_licences.add_argument("--key", required=True, help="the issuer's private key (PEM)")
+    serve_licences.add_argument("--host", default="127.0.0.1")
+    serve_licences.add_argument("--port", type=int, default=8444)
+    serve_licences.add_argument("--days", type=float, default=365, help="validity of a renewed licence")
+    serve_licences.add_argument("--grace-days", type=float, default=90, help="how long an expired licence renews")
+    serve_licences.add_argument("--revoked", help="file of revoked licence ids, one a line")
+    serve_licences.add_argument("--certfile")
+    serve_licences.add_argument("--keyfile")
+    serve_licences.add_argument("--log-level", default="info")
+    serve_licences.set_defaults(handler=command_licence_serve)
+    demo_licence = actions.add_parser("demo", help="make the demo issuer key and licence the settings name")
+    demo_licence.add_argument("--if-missing", action="store_true")
+    demo_licence.set_defaults(handler=command_licence_demo)
     return parser
 
 
@@ -161,6 +256,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
     except SettingsError as exc:
+        print(f"redhorn: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, LicenceError) as exc:
         print(f"redhorn: {exc}", file=sys.stderr)
         return 2
     return code

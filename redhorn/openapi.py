@@ -28,7 +28,7 @@ ERROR_STATUSES = {
     "403": "No access to this company or database, or plain HTTP",
     "404": "No such company, resource or row",
     "429": "Too many failed logins from here",
-    "503": "The database is unavailable or the query ran too long; retry after Retry-After",
+    "503": "The database is unavailable, the query ran too long, or no valid licence; retry after Retry-After",
 }
 QUERY_OPTIONS: list[dict[str, Any]] = [
     {
@@ -456,6 +456,19 @@ HEALTH: dict[str, Any] = {
         "databases": {
             "type": "object",
             "additionalProperties": {"type": "string", "enum": ["ok", "unavailable", "starting"]},
+        },
+        "licence": {
+            "type": "object",
+            "properties": {
+                "status": {"type": "string", "enum": ["unlicensed", "valid", "invalid"]},
+                "id": {"type": "string"},
+                "licensee": {"type": "string"},
+                "expires": {"type": "string"},
+                "daysLeft": {"type": "number"},
+                "companies": {"oneOf": [{"type": "array", "items": {"type": "integer"}}, {"const": "all"}]},
+                "reason": {"type": "string"},
+                "lastRenewalError": {"type": "string"},
+            },
         },
     },
 }

@@ -50,8 +50,16 @@ class ApiUser(_Section, frozen=True):
 
 
 class ApiLicence(_Section, frozen=True):
+    # Empty: redhorn runs unlicensed.
     licence_file_path: str = ""
     licence_service_base_url: str = ""
+    # The licence issuer's Ed25519 public key: PEM text, or the path of a PEM file.
+    issuer_public_key: str = ""
+    renew_days_before_expiry: float = 30.0
+    check_interval_seconds: float = 86400.0
+    # The first pause after a failed renewal; it doubles up to the check interval.
+    retry_seconds: float = 60.0
+    request_timeout_seconds: float = 10.0
 
 
 class VismaConnection(_Section, frozen=True):

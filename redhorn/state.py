@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from redhorn.engines.base import Engine
+from redhorn.licence_renewal import LicenceKeeper
 from redhorn.metadata import Metadata
 from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
@@ -21,6 +22,7 @@ class State:
     metadata_cache: MetadataCache
     limits: QueryLimits
     page_token_key: bytes
+    licence: LicenceKeeper
     prepared: PreparedCache = field(default_factory=PreparedCache)
 
     @property

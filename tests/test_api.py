@@ -140,4 +140,5 @@ async def test_health(client):
     assert response.json() == {
         "status": "ok",
         "databases": {"Catalog": "ok", "F0001": "ok", "F9999": "ok", "vbsys": "ok"},
+        "licence": {"status": "unlicensed"},
     }

@@ -1,0 +1,215 @@
+"""Keeping the licence valid: re-reading the file, and renewing it from the licence service.
+
+One `LicenceKeeper` per process runs in the lifespan. Every `CheckIntervalSeconds` it re-reads the
+licence file (so a file renewed by another worker, or replaced by hand, is picked up) and, when
+the licence is within `RenewDaysBeforeExpiry` of its expiry or has expired, asks the licence
+service at `LicenceServiceBaseUrl` for a new one:
+
+    POST {base}/api/licences/renew   {"licence": "<the current licence>"}
+    200 {"licence": "<a new licence>"}
+
+The answer is verified with the issuer's key before anything is written: same licence id and
+licensee, a later expiry. The file is replaced atomically (a temporary file in the same folder,
+fsync, rename, fsync of the folder), under an advisory lock so that of several workers on one
+host only one renews. Any failure keeps the old file, is logged without the licence's text, and
+is retried with a doubling pause; the API serves on until the old licence expires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+from joserfc.jwk import OKPKey
+
+from redhorn.licence import Licence, LicenceError, LicenceState, read_licence, verify_licence
+from redhorn.settings import ApiLicence
+
+logger = logging.getLogger("redhorn.licence")
+
+
+class RenewalRequest(msgspec.Struct, frozen=True):
+    licence: str
+
+
+class RenewalAnswer(msgspec.Struct, frozen=True):
+    licence: str
+
+
+class RenewalFailed(Exception):
+    """Why a renewal did not happen; safe to log."""
+
+
+class LicenceKeeper:
+    """The current licence state of this process, and the task that keeps it fresh."""
+
+    def __init__(self, path: Path | None, public_key: OKPKey | None, settings: ApiLicence) -> None:
+        self.path = path
+        self.public_key = public_key
+        self.settings = settings
+        self.state: LicenceState = read_licence(path, public_key)
+        self._stamp = self._file_stamp()
+        self.last_renewal_error = ""
+        self._client: httpx.AsyncClient | None = None
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        if self.path is None:
+            return None
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return (stat.st_mtime_ns, stat.st_ino)
+
+    def reload_if_changed(self) -> LicenceState:
+        """Re-read the file if it was replaced since it was last read (a cheap `stat`)."""
+        stamp = self._file_stamp()
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self.state = read_licence(self.path, self.public_key)
+            if self.state.status == "valid":
+                logger.info("Licence %s read; it expires %s", self.state.licence.id, self.state.licence.expiry_text())  # type: ignore[union-attr]
+        return self.state
+
+    def due_for_renewal(self, now: float | None = None) -> bool:
+        if self.path is None or not self.settings.licence_service_base_url:
+            return False
+        licence = self._licence_on_file()
+        if licence is None:
+            return False
+        moment = time.time() if now is None else now
+        return licence.expires - moment <= self.settings.renew_days_before_expiry * 86400
+
+    def _licence_on_file(self) -> Licence | None:
+        """The licence in the file if its signature verifies, expired or not (it may still be renewed)."""
+        assert self.path is not None and self.public_key is not None
+        try:
+            return verify_licence(self.path.read_text(encoding="utf-8"), self.public_key, now=0)
+        except (OSError, UnicodeDecodeError, LicenceError):
+            return None
+
+    async def check(self) -> None:
+        """Re-read the file, and renew the licence if it is due."""
+        self._stamp = None  # read it again whatever its stamp
+        self.reload_if_changed()
+        if self.due_for_renewal():
+            await self.renew()
+
+    async def renew(self) -> bool:
+        """Ask the service for a new licence and put it in place; False when another worker holds the lock.
+
+        Raises:
+            RenewalFailed: the service could not be reached, or answered with no usable licence.
+        """
+        assert self.path is not None and self.public_key is not None
+        with _exclusive(self.path.with_name(self.path.name + ".lock")) as locked:
+            if not locked:
+                return False
+            current = self._licence_on_file()
+            if current is None or not self.due_for_renewal():
+                self.reload_if_changed()
+                return False
+            text = self.path.read_text(encoding="utf-8").strip()
+            fresh_text = await self._ask_service(text)
+            try:
+                fresh = verify_licence(fresh_text, self.public_key)
+            except LicenceError as exc:
+                raise RenewalFailed(f"the service's licence is not acceptable: {exc}") from None
+            if fresh.id != current.id or fresh.licensee != current.licensee:
+                raise RenewalFailed("the service answered with a licence for someone else")
+            if fresh.expires <= current.expires:
+                raise RenewalFailed("the service's licence does not expire later than the current one")
+            write_atomically(self.path, fresh_text + "\n")
+        self.reload_if_changed()
+        logger.info("Licence %s renewed; it now expires %s", fresh.id, fresh.expiry_text())
+        return True
+
+    async def _ask_service(self, text: str) -> str:
+        url = self.settings.licence_service_base_url.rstrip("/") + "/api/licences/renew"
+        client = self._http()
+        try:
+            response = await client.post(url, content=msgspec.json.encode(RenewalRequest(text)))
+        except httpx.TimeoutException:
+            raise RenewalFailed(f"the licence service at {url} did not answer in time") from None
+        except httpx.HTTPError as exc:
+            raise RenewalFailed(f"the licence service at {url} cannot be reached ({type(exc).__name__})") from None
+        if response.status_code != 200:
+            raise RenewalFailed(f"the licence service answered {response.status_code}")
+        try:
+            return msgspec.json.decode(response.content, type=RenewalAnswer).licence
+        except msgspec.DecodeError:
+            raise RenewalFailed("the licence service's answer is not a licence") from None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            seconds = self.settings.request_timeout_seconds
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(seconds, connect=min(seconds, 5.0)),
+                headers={"Content-Type": "application/json"},
+            )
+        return self._client
+
+    async def run(self) -> None:
+        """Check now and then forever: every `CheckIntervalSeconds`, sooner after a failure."""
+        interval = self.settings.check_interval_seconds
+        retry = self.settings.retry_seconds
+        while True:
+            try:
+                await self.check()
+                self.last_renewal_error = ""
+                pause = interval
+                retry = self.settings.retry_seconds
+            except RenewalFailed as exc:
+                self.last_renewal_error = str(exc)
+                logger.warning("Licence renewal failed, retrying in %.0f s: %s", retry, exc)
+                pause = retry
+                retry = min(retry * 2, interval)
+            await asyncio.sleep(pause)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[bool]:
+    """An advisory lock between processes on one host; yields False if another process holds it."""
+    with lock_path.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Replace `path` with `text` so that readers see the old file or the new one, never a part."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
