@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium
+APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium curl
 APT_PACKAGES_BENCH := wrk
 
 .PHONY: help install run demo test check lint bench clean system-test system-bench

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -26,7 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,18 +82,28 @@ def bearer_token(port: int) -> str:
     return str(response.json()["access_token"])
 
 
-def measure(contenders: dict[str, tuple[str, str | None]]) -> dict[str, Load]:
-    """wrk on each (URL, Authorization) in interleaved rounds, after checking they answer alike."""
-    headers = {
-        name: {**FORWARDED, **({"Authorization": auth} if auth else {})} for name, (_, auth) in contenders.items()
-    }
-    check_equivalent({name: url for name, (url, _) in contenders.items()}, headers)
-    rounds: dict[str, list[Load]] = {name: [] for name in contenders}
-    names = list(contenders)
+Contenders = dict[str, tuple[str, str | None]]
+
+
+def measure(start: Callable[[], contextlib.AbstractContextManager[Contenders]]) -> dict[str, Load]:
+    """wrk on each contender's (URL, Authorization), in interleaved rounds.
+
+    Every round starts fresh server processes: on these machines one process of the same program
+    runs 10-15% faster or slower than another (memory layout alone), which the median over rounds
+    evens out. Each round also begins with another contender, so none always runs first or last.
+    """
+    rounds: dict[str, list[Load]] = {}
     for round_no in range(ROUNDS):
-        # Each round starts with another contender, so no one always runs first (cold) or last.
-        for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
-            rounds[name].append(run_wrk(contenders[name][0], headers=headers[name]))
+        with start() as contenders:
+            headers = {
+                name: {**FORWARDED, **({"Authorization": auth} if auth else {})}
+                for name, (_, auth) in contenders.items()
+            }
+            if round_no == 0:
+                check_equivalent({name: url for name, (url, _) in contenders.items()}, headers)
+            names = list(contenders)
+            for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
+                rounds.setdefault(name, []).append(run_wrk(contenders[name][0], headers=headers[name]))
     return {name: median_load(values) for name, values in rounds.items()}
 
 
@@ -104,14 +115,17 @@ def bench_engines(work: Path) -> dict[str, Any]:
     odbc = servers.bench_settings(
         work / "odbc", VismaConnection={"VismaDbConnectionString": f"Driver=SQLite3;Database={data}/{{database}}.db"}
     )
-    with servers.redhorn(embedded, tls=False) as first, servers.redhorn(odbc, tls=False) as second:
-        bearer = "Bearer " + bearer_token(first)
-        loads = measure(
-            {
+
+    @contextlib.contextmanager
+    def start() -> Iterator[Contenders]:
+        with servers.redhorn(embedded, tls=False) as first, servers.redhorn(odbc, tls=False) as second:
+            bearer = "Bearer " + bearer_token(first)
+            yield {
                 "redhorn aiosqlite (http, bearer)": (f"http://127.0.0.1:{first}{path}", bearer),
                 "redhorn aioodbc (http, bearer)": (f"http://127.0.0.1:{second}{path}", bearer),
             }
-        )
+
+    loads = measure(start)
     print_table(f"100-row page through each engine (median of {ROUNDS} rounds, wrk -c16)", loads)
     ratio = (
         loads["redhorn aioodbc (http, bearer)"].requests_per_second
@@ -125,26 +139,28 @@ def bench_page(work: Path) -> dict[str, Any]:
     settings_file = servers.bench_settings(work)
     path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
     basic = "Basic " + base64.b64encode(":".join(servers.BENCH_USER).encode()).decode()
-    with (
-        servers.redhorn(settings_file, tls=False) as plain,
-        servers.redhorn(settings_file, tls=True) as secure,
-        servers.redhorn_without_authentication(settings_file) as open_,
-        servers.floor() as floor,
-        servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
-    ):
-        bearer = "Bearer " + bearer_token(plain)
-        contenders = {
-            "redhorn (http, bearer)": (f"http://127.0.0.1:{plain}{path}", bearer),
-            "redhorn (http, basic)": (f"http://127.0.0.1:{plain}{path}", basic),
-            "redhorn (http, no authentication)": (f"http://127.0.0.1:{open_}{path}", None),
-            "redhorn (https, bearer)": (f"https://127.0.0.1:{secure}{path}", bearer),
-            "starlette floor (http)": (f"http://127.0.0.1:{floor}/orders", None),
-            "datasette (http)": (
-                f"http://127.0.0.1:{peer}/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1",
-                None,
-            ),
-        }
-        loads = measure(contenders)
+    peer_path = "/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1"
+
+    @contextlib.contextmanager
+    def start() -> Iterator[Contenders]:
+        with (
+            servers.redhorn(settings_file, tls=False) as plain,
+            servers.redhorn(settings_file, tls=True) as secure,
+            servers.redhorn_without_authentication(settings_file) as open_,
+            servers.floor() as floor,
+            servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
+        ):
+            bearer = "Bearer " + bearer_token(plain)
+            yield {
+                "redhorn (http, bearer)": (f"http://127.0.0.1:{plain}{path}", bearer),
+                "redhorn (http, basic)": (f"http://127.0.0.1:{plain}{path}", basic),
+                "redhorn (http, no authentication)": (f"http://127.0.0.1:{open_}{path}", None),
+                "redhorn (https, bearer)": (f"https://127.0.0.1:{secure}{path}", bearer),
+                "starlette floor (http)": (f"http://127.0.0.1:{floor}/orders", None),
+                "datasette (http)": (f"http://127.0.0.1:{peer}{peer_path}", None),
+            }
+
+    loads = measure(start)
     print_table(f"100-row page of orders sorted by OrderNo desc (median of {ROUNDS} rounds, wrk -c16)", loads)
     ours = loads["redhorn (http, bearer)"].requests_per_second
     unauthenticated = loads["redhorn (http, no authentication)"].requests_per_second
@@ -359,6 +375,8 @@ def bench_openapi(work: Path) -> dict[str, Any]:
     from redhorn.metadata import Company, Metadata
     from redhorn.openapi import build_openapi
 
+    work = work / "openapi"
+    work.mkdir()
     synthetic_schema(work / "F0350.db")
     for name in ("vbsys.db", "Catalog.db"):
         shutil.copy(servers.ROOT / "data" / name, work / name)

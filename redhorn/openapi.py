@@ -186,70 +186,64 @@ class _Builder:
             self.spec.tag({"name": tag, "description": f"{table.name} ({label})"})
             operation_base = table.resource if company_parameter else f"{database.name.lower()}_{table.resource}"
             path = f"{prefix}/{table.resource}"
-            self.spec.path(
-                path=path,
-                operations={
-                    "get": {
-                        "tags": [tag],
-                        "summary": f"A page of {table.name} rows",
-                        "operationId": f"list_{operation_base}",
-                        "parameters": [*base_parameters, *[{**o, "in": "query"} for o in QUERY_OPTIONS], PREFER],
-                        "responses": {
-                            "200": {
-                                "description": "A page of rows; follow `@odata.nextLink` for more",
-                                "content": {
-                                    "application/json": {"schema": {"$ref": f"#/components/schemas/{name}Page"}}
-                                },
-                            },
-                            **_errors(),
-                        },
-                    }
+            page = {"$ref": f"#/components/schemas/{name}Page"}
+            list_parameters = [*base_parameters, *[{**o, "in": "query"} for o in QUERY_OPTIONS], PREFER]
+            self._get(
+                path,
+                tag,
+                f"list_{operation_base}",
+                f"A page of {table.name} rows",
+                list_parameters,
+                {
+                    "description": "A page of rows; follow `@odata.nextLink` for more",
+                    "content": {"application/json": {"schema": page}},
                 },
             )
-            self.spec.path(
-                path=f"{path}/$count",
-                operations={
-                    "get": {
-                        "tags": [tag],
-                        "summary": f"The number of {table.name} rows",
-                        "operationId": f"count_{operation_base}",
-                        "parameters": [*base_parameters, {**QUERY_OPTIONS[0], "in": "query"}],
-                        "responses": {
-                            "200": {
-                                "description": "The count, as text",
-                                "content": {"text/plain": {"schema": {"type": "integer", "minimum": 0}}},
-                            },
-                            **_errors(),
-                        },
-                    }
+            count_parameters = [*base_parameters, {**QUERY_OPTIONS[0], "in": "query"}]
+            self._get(
+                f"{path}/$count",
+                tag,
+                f"count_{operation_base}",
+                f"The number of {table.name} rows",
+                count_parameters,
+                {
+                    "description": "The count, as text",
+                    "content": {"text/plain": {"schema": {"type": "integer", "minimum": 0}}},
                 },
             )
             if table.key:
                 key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
-                self.spec.path(
-                    path=key_path,
-                    operations={
-                        "get": {
-                            "tags": [tag],
-                            "summary": f"One {table.name} by its key",
-                            "operationId": f"get_{operation_base}",
-                            "parameters": [
-                                *base_parameters,
-                                *_key_parameters(table),
-                                {**QUERY_OPTIONS[1], "in": "query"},
-                            ],
-                            "responses": {
-                                "200": {
-                                    "description": "The row",
-                                    "content": {
-                                        "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
-                                    },
-                                },
-                                **_errors(),
-                            },
-                        }
+                key_parameters = [*base_parameters, *_key_parameters(table), {**QUERY_OPTIONS[1], "in": "query"}]
+                self._get(
+                    key_path,
+                    tag,
+                    f"get_{operation_base}",
+                    f"One {table.name} by its key",
+                    key_parameters,
+                    {
+                        "description": "The row",
+                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
                     },
                 )
+
+    def _get(
+        self,
+        path: str,
+        tag: str,
+        operation_id: str,
+        summary: str,
+        parameters: list[dict[str, Any]],
+        ok: dict[str, Any],
+    ) -> None:
+        """A GET operation answering `ok` (200) or one of the error responses."""
+        operation = {
+            "tags": [tag],
+            "summary": summary,
+            "operationId": operation_id,
+            "parameters": parameters,
+            "responses": {"200": ok, **_errors()},
+        }
+        self.spec.path(path=path, operations={"get": operation})
 
 
 def build_openapi(metadata: Metadata, company: int, *, version: str, server_url: str = "/") -> dict[str, Any]:

@@ -20,7 +20,7 @@ import aioodbc
 import pyodbc
 
 from redhorn.engines.base import Row
-from redhorn.engines.pool import ConnectionPool
+from redhorn.engines.pool import ConnectionPool, PooledEngine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
@@ -50,7 +50,7 @@ def is_timeout(exc: pyodbc.Error) -> bool:
     return bool(exc.args) and str(exc.args[0]).startswith(_TIMEOUT_STATES)
 
 
-class OdbcEngine:
+class OdbcEngine(PooledEngine):
     """Databases reached through ODBC, one pool per database.
 
     Args:
@@ -67,7 +67,7 @@ class OdbcEngine:
         self.dialect = dialect
         self.pool_size = pool_size
         self.timeout = timeout
-        self._pools: dict[str, ConnectionPool[Any]] = {}
+        super().__init__()
 
     def _pool(self, database: str) -> ConnectionPool[Any]:
         pool = self._pools.get(database)
@@ -123,14 +123,6 @@ class OdbcEngine:
                     with contextlib.suppress(Exception):
                         await cursor.close()
         return rows
-
-    async def ping(self, database: str) -> None:
-        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
-
-    async def close(self) -> None:
-        for pool in self._pools.values():
-            await pool.close()
-        self._pools.clear()
 
 
 async def _execute(cursor: Any, statement: Statement) -> list[Row]:

@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.sql.dialect import Dialect
+from redhorn.sql.statement import Statement
+
+Row = tuple[Any, ...]
 
 Connection = TypeVar("Connection")
 
@@ -86,3 +90,26 @@ class ConnectionPool(Generic[Connection]):
             with contextlib.suppress(Exception):
                 await self._close(connection)
         self.opened = 0
+
+
+class PooledEngine:
+    """What the engines share: a pool per database, a ping that reads the database, closing them all.
+
+    Subclasses set `dialect` and `fetch`.
+    """
+
+    dialect: Dialect
+
+    def __init__(self) -> None:
+        self._pools: dict[str, ConnectionPool[Any]] = {}
+
+    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+        raise NotImplementedError
+
+    async def ping(self, database: str) -> None:
+        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
+
+    async def close(self) -> None:
+        for pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()

@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any, cast
 
 import aiosqlite
 
 from redhorn.engines.base import Row
-from redhorn.engines.pool import ConnectionPool
+from redhorn.engines.pool import ConnectionPool, PooledEngine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
 from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
@@ -37,7 +38,7 @@ async def _close(connection: aiosqlite.Connection) -> None:
     await connection.close()
 
 
-class SqliteEngine:
+class SqliteEngine(PooledEngine):
     """Databases `<folder>/<name>.db`, e.g. `data/F9999.db`, `data/vbsys.db`."""
 
     dialect = SqliteDialect()
@@ -46,12 +47,12 @@ class SqliteEngine:
         self.folder = folder
         self.pool_size = pool_size
         self.timeout = timeout
-        self._pools: dict[str, ConnectionPool[aiosqlite.Connection]] = {}
+        super().__init__()
 
     def path_of(self, database: str) -> Path:
         return self.folder / f"{database}.db"
 
-    def _pool(self, database: str) -> ConnectionPool[aiosqlite.Connection]:
+    def _pool(self, database: str) -> ConnectionPool[Any]:
         pool = self._pools.get(database)
         if pool is None:
             path = self.path_of(database)
@@ -78,15 +79,7 @@ class SqliteEngine:
                 raise
             except sqlite3.DatabaseError as exc:
                 raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
-        return rows  # type: ignore[return-value]
-
-    async def ping(self, database: str) -> None:
-        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
-
-    async def close(self) -> None:
-        for pool in self._pools.values():
-            await pool.close()
-        self._pools.clear()
+        return cast(list[Row], rows)
 
 
 def _is_unavailable(exc: sqlite3.OperationalError) -> bool:
