@@ -8,6 +8,10 @@ text compared case-insensitively as in SQL Server's default collation. One Data 
 (the table `ACME_DelRoute` and the column `Actor.ACME_Segment`) is added outside the dictionary.
 
 Files are built under temporary names and renamed into place, so a reader never sees half a file.
+
+Why this module is long: one builder method per Visma table, in the order the tables depend on
+each other, sharing one random generator so the data is deterministic; read top to bottom, it is
+the demo's whole story. The word pools live in `redhorn.demo_words`.
 """
 
 from __future__ import annotations
@@ -21,6 +25,22 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from redhorn.demo_words import (
+    ACCOUNTS,
+    CURRENCIES,
+    DELIVERY_METHODS,
+    FAMILY,
+    FIRST,
+    FORM,
+    GIVEN,
+    ITEM,
+    MATERIAL,
+    PLACES,
+    PRODUCT_GROUPS,
+    SECOND,
+    STREET,
+    UNITS,
+)
 from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
 
 logger = logging.getLogger("redhorn.demo")
@@ -28,205 +48,6 @@ logger = logging.getLogger("redhorn.demo")
 DEMO_COMPANY = 9999
 SMALL_COMPANY = 1
 SEED = 9999
-
-_FIRST = (
-    "Nord",
-    "Fjord",
-    "Berg",
-    "Sol",
-    "Vest",
-    "Øst",
-    "Lys",
-    "Stein",
-    "Skog",
-    "Havn",
-    "Elv",
-    "Storm",
-    "Fjell",
-    "Sjø",
-    "Dal",
-    "Lin",
-    "Ask",
-    "Bjørk",
-    "Furu",
-    "Eik",
-    "Kyst",
-    "Vik",
-    "Nes",
-    "Holm",
-    "Strand",
-    "Ås",
-    "Møre",
-)
-_SECOND = (
-    "tek",
-    "bygg",
-    "data",
-    "mat",
-    "transport",
-    "elektro",
-    "rør",
-    "design",
-    "handel",
-    "consult",
-    "marin",
-    "energi",
-    "maskin",
-    "lager",
-    "trykk",
-    "møbler",
-    "auto",
-    "regnskap",
-    "service",
-    "industri",
-    "frakt",
-)
-_FORM = ("AS", "AS", "AS", "ASA", "AB", "ApS", "& Co AS", "Holding AS")
-_GIVEN = (
-    "Anne",
-    "Ola",
-    "Kari",
-    "Per",
-    "Ingrid",
-    "Lars",
-    "Sofie",
-    "Erik",
-    "Nora",
-    "Jonas",
-    "Emma",
-    "Magnus",
-    "Sara",
-    "Henrik",
-    "Ida",
-    "Anders",
-    "Maja",
-    "Kristian",
-    "Thea",
-    "Martin",
-    "Elin",
-    "Johan",
-    "Astrid",
-    "Sven",
-)
-_FAMILY = (
-    "Hansen",
-    "Johansen",
-    "Olsen",
-    "Larsen",
-    "Andersen",
-    "Pedersen",
-    "Nilsen",
-    "Kristiansen",
-    "Jensen",
-    "Karlsen",
-    "Berg",
-    "Haugen",
-    "Lindqvist",
-    "Svensson",
-    "Nielsen",
-    "Dahl",
-    "Lund",
-    "Bakke",
-    "Moen",
-)
-_STREET = (
-    "Storgata",
-    "Kirkeveien",
-    "Strandveien",
-    "Industriveien",
-    "Sjøgata",
-    "Parkveien",
-    "Skolegata",
-    "Havnegata",
-    "Fjordveien",
-    "Drammensveien",
-    "Kongens gate",
-    "Bryggen",
-    "Torget",
-    "Nygata",
-    "Elvegata",
-)
-_PLACES = (
-    ("0150", "OSLO", 47),
-    ("5003", "BERGEN", 47),
-    ("7011", "TRONDHEIM", 47),
-    ("4006", "STAVANGER", 47),
-    ("9008", "TROMSØ", 47),
-    ("3015", "DRAMMEN", 47),
-    ("1606", "FREDRIKSTAD", 47),
-    ("4608", "KRISTIANSAND", 47),
-    ("6003", "ÅLESUND", 47),
-    ("8006", "BODØ", 47),
-    ("111 20", "STOCKHOLM", 46),
-    ("411 04", "GÖTEBORG", 46),
-    ("211 20", "MALMÖ", 46),
-    ("1050", "KØBENHAVN K", 45),
-    ("8000", "AARHUS C", 45),
-)
-_MATERIAL = (
-    "Galvanised steel",
-    "Stainless",
-    "Aluminium",
-    "Brass",
-    "Oak",
-    "Pine",
-    "PVC",
-    "Copper",
-    "Nylon",
-    "Cast iron",
-)
-_ITEM = (
-    "bolt",
-    "nut",
-    "washer",
-    "bracket",
-    "hinge",
-    "pipe",
-    "valve",
-    "cable",
-    "panel",
-    "beam",
-    "screw",
-    "fitting",
-    "clamp",
-    "hose",
-    "filter",
-    "bearing",
-    "gasket",
-    "sleeve",
-    "plate",
-    "rail",
-)
-_PRODUCT_GROUPS = ("HW", "EL", "VV", "TR", "VE", "MA")
-_CURRENCIES = (
-    (47, "NOK", "Norwegian krone", 1.0),
-    (46, "SEK", "Swedish krona", 0.98),
-    (45, "DKK", "Danish krone", 1.55),
-    (44, "GBP", "Pound sterling", 13.4),
-    (49, "EUR", "Euro", 11.6),
-    (1, "USD", "US dollar", 10.7),
-)
-_UNITS = ((1, "pcs", 0), (2, "box", 0), (3, "kg", 3), (4, "m", 2), (5, "l", 2), (6, "hour", 2), (7, "pallet", 0))
-_DELIVERY_METHODS = ((1, "Pick-up"), (2, "Post"), (3, "Courier"), (4, "Own transport"), (5, "Freight"))
-_ACCOUNTS = (
-    (1500, "Customer receivables"),
-    (1920, "Bank deposits"),
-    (2400, "Supplier payables"),
-    (2700, "Output VAT"),
-    (2710, "Input VAT"),
-    (3000, "Sales revenue, taxable"),
-    (3100, "Sales revenue, exempt"),
-    (4000, "Purchase of goods"),
-    (4300, "Purchases for resale"),
-    (5000, "Salaries"),
-    (5400, "Employer's tax"),
-    (6300, "Rent"),
-    (6800, "Office supplies"),
-    (7100, "Car expenses"),
-    (7700, "Other costs"),
-    (8050, "Interest income"),
-    (8150, "Interest costs"),
-)
 
 
 def dict_sql_type(table: DictionaryTable, column_sql: str, type_text: str) -> str:
@@ -269,7 +90,7 @@ def _date(day: dt.date) -> int:
 
 
 def _company_name(rng: random.Random) -> str:
-    return f"{rng.choice(_FIRST)}{rng.choice(_SECOND)} {rng.choice(_FORM)}"
+    return f"{rng.choice(FIRST)}{rng.choice(SECOND)} {rng.choice(FORM)}"
 
 
 class _Company:
@@ -306,11 +127,11 @@ class _Company:
             self.db,
             "Cur",
             ("CurNo", "ISO", "Nm", "ExRt", "ChDt"),
-            [(no, iso, name, rate, _date(self.today)) for no, iso, name, rate in _CURRENCIES],
+            [(no, iso, name, rate, _date(self.today)) for no, iso, name, rate in CURRENCIES],
         )
-        _insert(self.db, "Unit", ("UnitNo", "Descr", "Dec"), _UNITS)
-        texts = [(16, lang, no, name) for lang in (44, 46, 47) for no, name, _ in _UNITS]
-        texts += [(5, lang, no, name) for lang in (44, 46, 47) for no, name in _DELIVERY_METHODS]
+        _insert(self.db, "Unit", ("UnitNo", "Descr", "Dec"), UNITS)
+        texts = [(16, lang, no, name) for lang in (44, 46, 47) for no, name, _ in UNITS]
+        texts += [(5, lang, no, name) for lang in (44, 46, 47) for no, name in DELIVERY_METHODS]
         _insert(self.db, "Txt", ("TxtTp", "Lang", "TxtNo", "Txt"), texts)
         _insert(
             self.db,
@@ -318,7 +139,7 @@ class _Company:
             ("AcNo", "Nm", "AcGr", "TxCd", "ChDt", "CreDt"),
             [
                 (no, name, str(no // 1000), 1 if no // 1000 == 3 else 0, 0, _date(self.first_day))
-                for no, name in _ACCOUNTS
+                for no, name in ACCOUNTS
             ],
         )
         _insert(
@@ -334,7 +155,7 @@ class _Company:
         )
         for n in range(1, 13):
             rows = [
-                (i if n <= 6 else f"R{n}-{i:03d}", f"Unit {n}.{i} {self.rng.choice(_FIRST)}") for i in range(1, 6 + n)
+                (i if n <= 6 else f"R{n}-{i:03d}", f"Unit {n}.{i} {self.rng.choice(FIRST)}") for i in range(1, 6 + n)
             ]
             _insert(self.db, f"R{n}", ("RNo", "Nm"), rows)
 
@@ -345,18 +166,18 @@ class _Company:
         employees = max(3, total // 25)
         rows = []
         for act_no in range(1, total + 1):
-            post_code, area, country = rng.choice(_PLACES)
+            post_code, area, country = rng.choice(PLACES)
             cust_no = sup_no = emp_no = 0
             if act_no <= employees:
                 emp_no = act_no
-                name = f"{rng.choice(_GIVEN)} {rng.choice(_FAMILY)}"
+                name = f"{rng.choice(GIVEN)} {rng.choice(FAMILY)}"
             elif act_no <= employees + suppliers:
                 sup_no = 50000 + act_no
                 name = _company_name(rng)
             else:
                 cust_no = 10000 + act_no
                 name = _company_name(rng)
-            address = f"{rng.choice(_STREET)} {rng.randint(1, 120)}"
+            address = f"{rng.choice(STREET)} {rng.randint(1, 120)}"
             currency = {47: 47, 46: 46, 45: 45}[country] if rng.random() < 0.9 else 49
             created = self.day(rng.random() * 0.5)
             row = (
@@ -412,11 +233,11 @@ class _Company:
         total = self.count(20000, 40)
         rows, stock, scans = [], [], []
         for i in range(1, total + 1):
-            group = _PRODUCT_GROUPS[i % len(_PRODUCT_GROUPS)]
+            group = PRODUCT_GROUPS[i % len(PRODUCT_GROUPS)]
             prod_no = f"{group}-{i:06d}"
-            description = f"{rng.choice(_MATERIAL)} {rng.choice(_ITEM)} {rng.randint(4, 60)}x{rng.randint(10, 400)}"
+            description = f"{rng.choice(MATERIAL)} {rng.choice(ITEM)} {rng.randint(4, 60)}x{rng.randint(10, 400)}"
             price = round(rng.uniform(5, 5000), 2)
-            unit = rng.choice(_UNITS)[0]
+            unit = rng.choice(UNITS)[0]
             self.products.append((prod_no, description, price, unit))
             rows.append(
                 (
@@ -455,7 +276,7 @@ class _Company:
             self.db,
             "ProdCat",
             ("PrCatNo", "Descr"),
-            [(i, f"{rng.choice(_MATERIAL)} {rng.choice(_ITEM)}s") for i in range(1, 21)],
+            [(i, f"{rng.choice(MATERIAL)} {rng.choice(ITEM)}s") for i in range(1, 21)],
         )
         matrix = []
         for line in range(1, self.count(5000) + 1):
@@ -515,7 +336,7 @@ class _Company:
                         address,
                         post_code,
                         area,
-                        rng.choice(_DELIVERY_METHODS)[0],
+                        rng.choice(DELIVERY_METHODS)[0],
                         _date(delivery),
                         f"PO-{rng.randint(1000, 99999)}",
                         currency,
@@ -622,7 +443,7 @@ class _Company:
                 (
                     entry // 10 + 1,
                     entry,
-                    rng.choice(_ACCOUNTS)[0],
+                    rng.choice(ACCOUNTS)[0],
                     100000 + entry,
                     _date(voucher_day),
                     _date(voucher_day),
@@ -710,7 +531,7 @@ class _Company:
             "ActInf",
             ("ActNo", "InfTp", "LnNo", "Txt"),
             [
-                (c[0] - 10000, 1, 1, f"Contact: {rng.choice(_GIVEN)} {rng.choice(_FAMILY)}")
+                (c[0] - 10000, 1, 1, f"Contact: {rng.choice(GIVEN)} {rng.choice(FAMILY)}")
                 for c in self.customers[: self.count(2000)]
             ],
         )
@@ -743,7 +564,7 @@ class _Company:
             "BgtLn",
             ("BgtNo", "LnNo", "AcNo", "Yr", "Pr", "Am"),
             [
-                (1, i, rng.choice(_ACCOUNTS)[0], self.today.year, 1 + i % 12, round(rng.uniform(1000, 90000), 2))
+                (1, i, rng.choice(ACCOUNTS)[0], self.today.year, 1 + i % 12, round(rng.uniform(1000, 90000), 2))
                 for i in range(1, self.count(2000) + 1)
             ],
         )
@@ -805,7 +626,7 @@ class _Company:
             ("RouteNo", "Nm", "DriverEmpNo", "WeekDays", "CapacityKg"),
             [
                 (i, f"Route {place[1].title()}", i, "Mon,Wed,Fri" if i % 2 else "Tue,Thu", 1200.5 * i)
-                for i, place in enumerate(_PLACES[:8], start=1)
+                for i, place in enumerate(PLACES[:8], start=1)
             ],
         )
         self.db.execute('ALTER TABLE "Actor" ADD COLUMN "ACME_Segment" VARCHAR(20) NULL COLLATE NOCASE')
