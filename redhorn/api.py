@@ -120,7 +120,7 @@ def _prepare_list(
     state: State, database: str, table: Table, query_string: str, page_size: int, user: str
 ) -> PreparedList:
     """Parse, plan and compile a list request, or take a first page prepared before."""
-    key = (database, table.resource, query_string, page_size)
+    key = (state.metadata_cache.generation, database, table.resource, query_string, page_size)
     prepared = state.prepared.get(key)
     if prepared is not None:
         return prepared

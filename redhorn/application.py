@@ -138,14 +138,17 @@ def create_app(
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             licence = create_licence_keeper(loaded, app_root)
             app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence)
-            renewal = asyncio.get_running_loop().create_task(licence.run()) if licence.path else None
+            loop = asyncio.get_running_loop()
+            tasks = [loop.create_task(licence.run())] if licence.path else []
+            if query.schema_check_seconds > 0:
+                tasks.append(loop.create_task(metadata.run(query.schema_check_seconds)))
             try:
                 yield
             finally:
-                if renewal is not None:
-                    renewal.cancel()
+                for task in tasks:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await renewal
+                        await task
                 await licence.close()
         finally:
             await engine.close()

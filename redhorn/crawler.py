@@ -212,6 +212,13 @@ async def crawl_database(engine: Engine, name: str, kind: DatabaseKind, dictiona
     return build_database(name, kind, catalog_columns(rows), dictionary, version)
 
 
+async def read_schema_version(engine: Engine, name: str) -> str:
+    """The database's schema version: it changes whenever a table or column is added, altered or dropped."""
+    _, version_sql = catalog_statements(engine.dialect.name)
+    rows = await engine.fetch(name, version_sql)
+    return str(rows[0][0]) if rows else ""
+
+
 async def read_companies(engine: Engine, system: Database) -> list[Company]:
     """The company list from the system database's Company table (`FrmNo`, `Nm`)."""
     table = system.table("companies")

@@ -20,7 +20,8 @@ from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
-PreparedKey = tuple[str, str, str, int]
+# (metadata generation, database, resource, query string, page size)
+PreparedKey = tuple[int, str, str, str, int]
 
 
 class PreparedList(msgspec.Struct, frozen=True):
@@ -45,7 +46,8 @@ def prepare_list(
 
 
 class PreparedCache:
-    """A least-recently-used map from (database, resource, query string, page size) to a prepared list."""
+    """A least-recently-used map from (metadata generation, database, resource, query string, page size)
+    to a prepared list; a new generation of the metadata leaves the old entries to age out."""
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size

@@ -90,6 +90,8 @@ class QuerySettings(_Section, frozen=True):
     max_filter_nodes: int = 100
     max_filter_length: int = 4000
     statement_timeout_seconds: float = 30.0
+    # How often each database's schema version is read, to serve new tables and columns; 0: never.
+    schema_check_seconds: float = 60.0
     # Connections per database; by default 1 for SQLite (more reader threads only fight over
     # Python's GIL and lose throughput) and 4 for ODBC.
     pool_size: int | None = None

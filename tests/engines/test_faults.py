@@ -113,3 +113,49 @@ def test_the_odbc_engine_survives_its_file_becoming_unreadable_under_load(tmp_pa
     assert during and set(during) == {(503, "DatabaseUnavailable")}, set(during)
     assert after and set(after) == {200}
     assert {status for _, status, _ in answers} <= {200, 503}, "nothing but answers and 503s, never a 500"
+
+
+async def test_a_schema_change_is_served_without_a_restart(tmp_path: Path, demo_folder: Path, engine: str):
+    import sqlite3
+
+    import httpx
+
+    from redhorn.application import create_app
+    from tests.conftest import DEMO_USER
+
+    folder = copy_demo(demo_folder, tmp_path)
+    settings = parse_settings(json.dumps(settings_document(folder, engine, Query={"SchemaCheckSeconds": 0})))
+    app = create_app(settings, root=folder)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="https://testserver", auth=DEMO_USER) as client:
+            url = "/api/9999/associates?$top=1"
+            assert "ACME_Priority" not in (await client.get(url)).json()["value"][0]
+            assert (await client.get("/api/9999/acme_delroute")).status_code == 200
+            cache = app.state.redhorn.metadata_cache
+            assert not await cache.refresh(), "nothing changed, nothing crawled again"
+            with sqlite3.connect(folder / "F9999.db") as connection:
+                connection.execute('ALTER TABLE "Actor" ADD COLUMN "ACME_Priority" INT NOT NULL DEFAULT 3')
+                connection.execute('DROP TABLE "ACME_DelRoute"')
+            assert await cache.refresh()
+            row = (await client.get(url)).json()["value"][0]
+            assert row["ACME_Priority"] == 3, "the same query string is planned again with the new column"
+            assert_error_shape(await client.get("/api/9999/acme_delroute"), 404, "ResourceNotFound")
+            assert (await client.get("/api/1/associates?$top=1")).status_code == 200
+
+
+async def test_schemas_are_checked_in_the_background(tmp_path: Path, demo_folder: Path):
+    import sqlite3
+
+    folder = copy_demo(demo_folder, tmp_path)
+    settings = parse_settings(json.dumps(settings_document(folder, Query={"SchemaCheckSeconds": 0.1})))
+    async with running_client(settings, folder) as client:
+        with sqlite3.connect(folder / "F0001.db") as connection:
+            connection.execute('CREATE TABLE "ACME_New" ("Id" INTEGER PRIMARY KEY, "Nm" VARCHAR(20))')
+            connection.execute("INSERT INTO ACME_New VALUES (1, 'x')")
+        for _ in range(50):
+            response = await client.get("/api/1/acme_new")
+            if response.status_code == 200:
+                break
+            await asyncio.sleep(0.05)
+        assert response.json()["value"] == [{"Id": 1, "Nm": "x"}]
