@@ -1,0 +1,1 @@
+"""Writes: the request model shared by every writer, and the writers that carry it out."""

@@ -1,0 +1,203 @@
+"""From a write's JSON body to the rows of a `WriteRequest`, checked against the metadata.
+
+The body's property order is the order of assignment (Visma runs its business logic on each
+one), so the object is decoded into an insertion-ordered dict and walked in that order. Every
+value is checked against its column before anything is written: an unknown property, a value of
+the wrong type, a text too long, an integer out of its column's range, a decimal with more
+places than its scale, a date that is no date: each is 422 naming the property. Decimals keep
+every digit (JSON numbers are decoded as `Decimal`, never through a double).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from redhorn.errors import ApiError
+from redhorn.metadata import Column, Table
+from redhorn.writers.model import Assign, RowWrite, Step, Suggest
+
+_decoder = msgspec.json.Decoder(float_hook=Decimal)
+INTEGER_RANGES = {
+    "tinyint": (0, 255),
+    "smallint": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+    "integer": (-(2**63), 2**63 - 1),
+}
+
+
+class MalformedBody(ApiError):
+    """The body is not JSON, or not of the shape the operation takes (400)."""
+
+    status = 400
+    code = "MalformedBody"
+
+
+class UnsupportedMediaType(ApiError):
+    """The body is not `application/json` (415)."""
+
+    status = 415
+    code = "UnsupportedMediaType"
+
+
+class BodyTooLarge(ApiError):
+    """The body is larger than `Writes.MaxBodyBytes` (413)."""
+
+    status = 413
+    code = "BodyTooLarge"
+
+
+class UnknownProperty(ApiError):
+    """The body names a property the resource does not have (422)."""
+
+    status = 422
+    code = "UnknownProperty"
+
+
+class InvalidValue(ApiError):
+    """A value does not fit its column: type, length, range or scale (422)."""
+
+    status = 422
+    code = "InvalidValue"
+
+
+def decode_body(content_type: str | None, body: bytes, *, max_bytes: int) -> Any:
+    """The JSON document of a write's body, objects as insertion-ordered dicts.
+
+    Raises:
+        UnsupportedMediaType, BodyTooLarge, MalformedBody.
+    """
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"The body must be application/json, not {media or 'missing'!r}")
+    if len(body) > max_bytes:
+        raise BodyTooLarge(f"The body is larger than {max_bytes} bytes")
+    try:
+        return _decoder.decode(body)
+    except msgspec.DecodeError as exc:
+        raise MalformedBody(f"The body is not valid JSON: {exc}") from None
+
+
+def row_write(table: Table, document: Any, *, suggest: Iterable[str] = (), read_only: Iterable[str] = ()) -> RowWrite:
+    """The assignments of one row, in the body's order; `suggest` properties take their number series.
+
+    Args:
+        table: the resource written.
+        document: the decoded JSON object of the row.
+        suggest: properties to take from their number series (placed first, before the body's).
+        read_only: properties the body may not set (the key of an update).
+
+    Raises:
+        MalformedBody: the row is not a JSON object.
+        UnknownProperty: a property the resource does not have.
+        InvalidValue: a value that does not fit its column, or a read-only property.
+    """
+    if not isinstance(document, dict):
+        raise MalformedBody(f"A row of {table.resource!r} must be a JSON object")
+    steps: list[Step] = []
+    for name in suggest:
+        column = _column(table, name)
+        steps.append(Suggest(column.sql_name, column.number))
+    blocked = {name.lower() for name in read_only}
+    for name, value in document.items():
+        column = _column(table, name)
+        if column.name.lower() in blocked:
+            raise InvalidValue(f"{column.name!r} cannot be changed here", target=column.name)
+        steps.append(Assign(column.sql_name, coerce_value(column, value), column.number))
+    return RowWrite(tuple(steps))
+
+
+def _column(table: Table, name: str) -> Column:
+    column = table.column(name)
+    if column is None:
+        raise UnknownProperty(f"Unknown property {name!r} of {table.resource!r}", target=name)
+    return column
+
+
+def coerce_value(column: Column, value: Any) -> Any:
+    """`value` as the column stores it.
+
+    Raises:
+        InvalidValue: naming the property and what it takes.
+    """
+    name = column.name
+    if value is None:
+        if column.nullable:
+            return None
+        raise InvalidValue(f"{name!r} cannot be null; Visma's 'not set' is 0 or ''", target=name)
+    kind = column.kind
+    if kind == "integer":
+        return _integer(column, value)
+    if kind == "decimal":
+        return _decimal(column, value)
+    if kind == "float":
+        if isinstance(value, bool) or not isinstance(value, int | Decimal):
+            raise InvalidValue(f"{name!r} takes a number, not {value!r}", target=name)
+        return float(value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise InvalidValue(f"{name!r} takes true or false, not {value!r}", target=name)
+        return value
+    if kind == "binary":
+        try:
+            return base64.b64decode(value, validate=True) if isinstance(value, str) else _fail()
+        except (binascii.Error, ValueError):
+            raise InvalidValue(f"{name!r} takes base64 text", target=name) from None
+    if kind == "datetime":
+        try:
+            return dt.datetime.fromisoformat(value) if isinstance(value, str) else _fail()
+        except ValueError:
+            raise InvalidValue(f"{name!r} takes an ISO 8601 date and time, not {value!r}", target=name) from None
+    if not isinstance(value, str):
+        raise InvalidValue(f"{name!r} takes text, not {value!r}", target=name)
+    if column.max_length is not None and len(value) > column.max_length:
+        raise InvalidValue(f"{name!r} is at most {column.max_length} characters long, got {len(value)}", target=name)
+    return value
+
+
+def _fail() -> Any:
+    raise ValueError
+
+
+def _integer(column: Column, value: Any) -> int:
+    name = column.name
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidValue(f"{name!r} takes a whole number, not {value!r}", target=name)
+    low, high = INTEGER_RANGES.get(column.sql_type.lower(), INTEGER_RANGES["bigint"])
+    if not low <= value <= high:
+        raise InvalidValue(f"{name!r} is out of range ({low} to {high}): {value}", target=name)
+    if column.domain == "date" and value != 0:
+        try:
+            dt.date(value // 10000, value // 100 % 100, value % 100)
+        except ValueError:
+            raise InvalidValue(f"{name!r} takes a date as yyyymmdd (0 when empty), not {value}", target=name) from None
+    if column.domain == "time" and value != 0 and not (0 <= value // 100 <= 23 and value % 100 < 60):
+        raise InvalidValue(f"{name!r} takes a time as hhmm, not {value}", target=name)
+    return value
+
+
+def _decimal(column: Column, value: Any) -> Decimal:
+    name = column.name
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise InvalidValue(f"{name!r} takes a number, not {value!r}", target=name)
+    number = Decimal(value)
+    if not number.is_finite():
+        raise InvalidValue(f"{name!r} takes a finite number", target=name)
+    exponent = number.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    if column.scale is not None and places > column.scale:
+        raise InvalidValue(f"{name!r} has at most {column.scale} decimal places, got {places}", target=name)
+    if column.precision is not None:
+        whole_digits = len(number.as_tuple().digits) - places
+        if whole_digits > column.precision - (column.scale or 0):
+            raise InvalidValue(f"{name!r} is too large for decimal({column.precision},{column.scale})", target=name)
+    return number
