@@ -42,9 +42,18 @@ from redhorn.demo_words import (
     UNITS,
 )
 from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
+from redhorn.writers.numberseries import set_default_interval
 
 logger = logging.getLogger("redhorn.demo")
 
+# The company's default number series: (table, column, column number, interval).
+DEFAULT_NUMBER_SERIES = (
+    ("Actor", "ActNo", 4028, (1, 99_999_999)),
+    ("Actor", "CustNo", 4045, (10_000, 49_999)),
+    ("Actor", "SupNo", 4046, (50_000, 59_999)),
+    ("Actor", "EmpNo", 0, (1, 9_999)),
+    ("Ord", "OrdNo", 2868, (1, 99_999_999)),
+)
 DEMO_COMPANY = 9999
 SMALL_COMPANY = 1
 SEED = 9999
@@ -656,6 +665,8 @@ def build_company(path: Path, dictionary: Dictionary, *, scale: float, seed: int
     def fill(connection: sqlite3.Connection) -> None:
         create_schema(connection, dictionary, "company")
         _Company(connection, random.Random(seed), scale, today).build()
+        for table, column, column_no, interval in DEFAULT_NUMBER_SERIES:
+            set_default_interval(connection, table, column, interval, column_no=column_no)
         connection.execute('CREATE INDEX "Ord_CustNo" ON "Ord" ("CustNo")')
         connection.execute('CREATE INDEX "Actor_CustNo" ON "Actor" ("CustNo")')
 

@@ -1,0 +1,118 @@
+"""Number series: the next free value of a column, assigned atomically in the company database.
+
+Visma numbers orders, associates and order lines from number series, and RedHorn 1.4 lets an API
+user take non-key values such as `CustomerNo` from intervals of their own (`ApiUsers[]
+.AccessibleCompanies[].NumberSerieIntervals[]`). The embedded writer keeps the series in the
+company database, in a table of its own:
+
+    RedhornNumberSeries(TableName, ColumnName, IntervalFrom, IntervalTo, ColumnNo, LastAssigned, IsDefault)
+    primary key (TableName, ColumnName, IntervalFrom)
+
+A row with `IsDefault = 1` is the company's default interval for a column; a user's interval gets
+a row the first time it is used. `LastAssigned` is the interval's high-water mark. The next value
+is one above the highest value assigned so far in the interval, whether by redhorn (the mark) or
+found in the table (rows written by Visma itself), so a value freed by a deleted row is never
+handed out again. Assignment happens inside the caller's write transaction (`BEGIN IMMEDIATE` in
+SQLite), so two processes can never take the same value; an exhausted interval is 409.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from redhorn.errors import ApiError
+
+TABLE = "RedhornNumberSeries"
+CREATE_TABLE = (
+    f'CREATE TABLE IF NOT EXISTS "{TABLE}" ('
+    '"TableName" VARCHAR(60) NOT NULL, "ColumnName" VARCHAR(60) NOT NULL, '
+    '"IntervalFrom" BIGINT NOT NULL, "IntervalTo" BIGINT NOT NULL, "ColumnNo" INT NOT NULL DEFAULT 0, '
+    '"LastAssigned" BIGINT NOT NULL, "IsDefault" INT NOT NULL DEFAULT 0, '
+    'PRIMARY KEY ("TableName", "ColumnName", "IntervalFrom"))'
+)
+
+
+class NumberSeriesExhausted(ApiError):
+    """Every value of the interval has been assigned (409)."""
+
+    status = 409
+    code = "NumberSeriesExhausted"
+
+
+class NumberSeriesMissing(ApiError):
+    """No interval is configured for the column, neither the user's nor a default (409)."""
+
+    status = 409
+    code = "NumberSeriesMissing"
+
+
+def ensure_table(connection: sqlite3.Connection) -> None:
+    connection.execute(CREATE_TABLE)
+
+
+def set_default_interval(
+    connection: sqlite3.Connection, table: str, column: str, interval: tuple[int, int], *, column_no: int = 0
+) -> None:
+    """Make `interval` the company's default for a column (the demo builder and administrators call this)."""
+    ensure_table(connection)
+    connection.execute(
+        f'UPDATE "{TABLE}" SET "IsDefault" = 0 WHERE "TableName" = ? AND "ColumnName" = ?', (table, column)
+    )
+    connection.execute(
+        f'INSERT INTO "{TABLE}" ("TableName", "ColumnName", "IntervalFrom", "IntervalTo", "ColumnNo", '
+        '"LastAssigned", "IsDefault") VALUES (?, ?, ?, ?, ?, ?, 1) '
+        'ON CONFLICT ("TableName", "ColumnName", "IntervalFrom") DO UPDATE SET "IntervalTo" = excluded."IntervalTo", '
+        '"IsDefault" = 1',
+        (table, column, interval[0], interval[1], column_no, interval[0] - 1),
+    )
+
+
+def next_number(
+    connection: sqlite3.Connection,
+    table: str,
+    column: str,
+    *,
+    interval: tuple[int, int] | None = None,
+    column_no: int = 0,
+) -> int:
+    """The next free value of `table.column` in `interval` (else the company's default), now taken.
+
+    The caller holds the write transaction; `table` and `column` are SQL names from the metadata.
+
+    Raises:
+        NumberSeriesMissing: no interval given and no default configured.
+        NumberSeriesExhausted: the interval has no value left.
+    """
+    if interval is None:
+        row = connection.execute(
+            f'SELECT "IntervalFrom", "IntervalTo" FROM "{TABLE}" '
+            'WHERE "TableName" = ? AND "ColumnName" = ? AND "IsDefault" = 1',
+            (table, column),
+        ).fetchone()
+        if row is None:
+            raise NumberSeriesMissing(f"No number series is configured for {table}.{column}", target=column)
+        interval = (int(row[0]), int(row[1]))
+    low, high = interval
+    connection.execute(
+        f'INSERT OR IGNORE INTO "{TABLE}" ("TableName", "ColumnName", "IntervalFrom", "IntervalTo", "ColumnNo", '
+        '"LastAssigned") VALUES (?, ?, ?, ?, ?, ?)',
+        (table, column, low, high, column_no, low - 1),
+    )
+    (mark,) = connection.execute(
+        f'SELECT "LastAssigned" FROM "{TABLE}" WHERE "TableName" = ? AND "ColumnName" = ? AND "IntervalFrom" = ?',
+        (table, column, low),
+    ).fetchone()
+    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    (highest,) = connection.execute(
+        f"SELECT MAX({quoted_column}) FROM {quoted_table} WHERE {quoted_column} BETWEEN ? AND ?", (low, high)
+    ).fetchone()
+    candidate = max(int(mark), int(highest) if highest is not None else low - 1) + 1
+    if candidate > high:
+        raise NumberSeriesExhausted(
+            f"The number series {low}-{high} of {column} is used up; ask for another interval", target=column
+        )
+    connection.execute(
+        f'UPDATE "{TABLE}" SET "LastAssigned" = ? WHERE "TableName" = ? AND "ColumnName" = ? AND "IntervalFrom" = ?',
+        (candidate, table, column, low),
+    )
+    return candidate

@@ -1,0 +1,67 @@
+"""Number series: the next value above everything assigned, never twice, across processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from redhorn.writers.numberseries import (
+    NumberSeriesExhausted,
+    NumberSeriesMissing,
+    ensure_table,
+    next_number,
+    set_default_interval,
+)
+
+
+def database(path: Path) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, timeout=30)
+    connection.execute('CREATE TABLE IF NOT EXISTS "Actor" ("ActNo" INTEGER PRIMARY KEY, "CustNo" INT NOT NULL)')
+    ensure_table(connection)
+    return connection
+
+
+def test_the_next_value_is_above_everything_assigned_and_never_reused(tmp_path: Path):
+    connection = database(tmp_path / "F1.db")
+    set_default_interval(connection, "Actor", "CustNo", (10_000, 10_004), column_no=4045)
+    connection.executemany("INSERT INTO Actor (CustNo) VALUES (?)", [(10_001,), (0,), (99_999,)])
+    assert next_number(connection, "Actor", "CustNo") == 10_002, "above the highest value in the interval"
+    connection.execute("INSERT INTO Actor (CustNo) VALUES (10002)")
+    connection.execute("DELETE FROM Actor WHERE CustNo = 10002")
+    assert next_number(connection, "Actor", "CustNo") == 10_003, "a value freed by a delete is not handed out"
+    assert next_number(connection, "Actor", "CustNo") == 10_004
+    with pytest.raises(NumberSeriesExhausted, match="10000-10004"):
+        next_number(connection, "Actor", "CustNo")
+    assert next_number(connection, "Actor", "CustNo", interval=(20_000, 20_009)) == 20_000, "a user's interval"
+    assert next_number(connection, "Actor", "CustNo", interval=(20_000, 20_009)) == 20_001
+    with pytest.raises(NumberSeriesMissing):
+        next_number(connection, "Actor", "ActNo")
+
+
+def take_numbers(path: str, count: int, queue: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    connection = database(Path(path))
+    taken = []
+    for _ in range(count):
+        connection.execute("BEGIN IMMEDIATE")
+        number = next_number(connection, "Actor", "CustNo", interval=(1, 1_000_000))
+        connection.execute("INSERT INTO Actor (CustNo) VALUES (?)", (number,))
+        connection.execute("COMMIT")
+        taken.append(number)
+    queue.put(taken)
+
+
+def test_concurrent_processes_never_take_the_same_number(tmp_path: Path):
+    path = tmp_path / "F1.db"
+    database(path).execute("PRAGMA journal_mode = WAL")
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    workers = [context.Process(target=take_numbers, args=(str(path), 50, queue)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    numbers = sorted(number for _ in workers for number in queue.get(timeout=120))
+    for worker in workers:
+        worker.join(timeout=60)
+    assert numbers == list(range(1, 201)), "200 distinct numbers, no gaps"
