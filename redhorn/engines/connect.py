@@ -76,6 +76,9 @@ def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
     sqlite = isinstance(dialect_for(pairs), SqliteDialect)
     if sqlite:
         pairs.setdefault("nocreat", "1")  # a missing file is an unavailable database, not a new empty one
+        # The driver waits 100 s on a locked or changing file by default; fail fast and let the
+        # client retry on 503 instead.
+        pairs.setdefault("timeout", "2000")
     placeholder = any("{database}" in value for value in pairs.values())
 
     def for_database(database: str) -> str:

@@ -27,7 +27,13 @@ RETRY_PAUSE_SECONDS = 0.2
 
 
 class ConnectionPool(Generic[Connection]):
-    """Connections to one database, opened by `open` and closed by `close`."""
+    """Connections to one database, opened by `open` and closed by `close`.
+
+    A semaphore of `size` slots bounds the connections: a statement takes a slot, then an idle
+    connection or, if there is none, a new one. A discarded connection frees its slot like any
+    other, so a waiter always goes on to open a fresh connection; no one waits for a connection
+    that will never come back.
+    """
 
     def __init__(
         self,
@@ -38,9 +44,8 @@ class ConnectionPool(Generic[Connection]):
         self._open = open
         self._close = close
         self.size = size
-        self._idle: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
-        self.opened = 0
-        self._lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[Connection] = []
 
     async def _open_with_retry(self) -> Connection:
         for attempt in range(CONNECT_ATTEMPTS):
@@ -59,37 +64,26 @@ class ConnectionPool(Generic[Connection]):
         Raises:
             DatabaseUnavailable: no connection could be opened.
         """
-        if self._idle.empty() and self.opened < self.size:
-            async with self._lock:
-                if self.opened < self.size:
-                    self.opened += 1
-                    try:
-                        self._idle.put_nowait(await self._open_with_retry())
-                    except BaseException:
-                        self.opened -= 1
-                        raise
-        connection = await self._idle.get()
-        healthy = True
-        try:
-            yield connection
-        except (DatabaseUnavailable, QueryTimeout, asyncio.CancelledError):
-            # The connection may be broken, or still busy with a cancelled statement.
-            healthy = False
-            raise
-        finally:
-            if healthy:
-                self._idle.put_nowait(connection)
-            else:
-                self.opened -= 1
-                with contextlib.suppress(Exception):
-                    await self._close(connection)
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else await self._open_with_retry()
+            healthy = True
+            try:
+                yield connection
+            except (DatabaseUnavailable, QueryTimeout, asyncio.CancelledError):
+                # The connection may be broken, or still busy with a cancelled statement.
+                healthy = False
+                raise
+            finally:
+                if healthy:
+                    self._idle.append(connection)
+                else:
+                    with contextlib.suppress(Exception):
+                        await self._close(connection)
 
     async def close(self) -> None:
-        while not self._idle.empty():
-            connection = self._idle.get_nowait()
+        while self._idle:
             with contextlib.suppress(Exception):
-                await self._close(connection)
-        self.opened = 0
+                await self._close(self._idle.pop())
 
 
 class PooledEngine:

@@ -52,7 +52,7 @@ ROOT = Path("/srv/redhorn")
         pytest.param(
             "Driver=SQLite3;Database=~/data/{database}.db",
             "F9999",
-            "driver=SQLite3;database=/srv/redhorn/data/F9999.db;nocreat=1",
+            "driver=SQLite3;database=/srv/redhorn/data/F9999.db;nocreat=1;timeout=2000",
             id="sqlite-odbc-file-per-database",
         ),
     ],
