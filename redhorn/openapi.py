@@ -188,7 +188,7 @@ class _Builder:
             path = f"{prefix}/{table.resource}"
             page = {"$ref": f"#/components/schemas/{name}Page"}
             list_parameters = [*base_parameters, *[{**o, "in": "query"} for o in QUERY_OPTIONS], PREFER]
-            self._get(
+            self.get_operation(
                 path,
                 tag,
                 f"list_{operation_base}",
@@ -200,7 +200,7 @@ class _Builder:
                 },
             )
             count_parameters = [*base_parameters, {**QUERY_OPTIONS[0], "in": "query"}]
-            self._get(
+            self.get_operation(
                 f"{path}/$count",
                 tag,
                 f"count_{operation_base}",
@@ -214,7 +214,7 @@ class _Builder:
             if table.key:
                 key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
                 key_parameters = [*base_parameters, *_key_parameters(table), {**QUERY_OPTIONS[1], "in": "query"}]
-                self._get(
+                self.get_operation(
                     key_path,
                     tag,
                     f"get_{operation_base}",
@@ -226,7 +226,7 @@ class _Builder:
                     },
                 )
 
-    def _get(
+    def get_operation(
         self,
         path: str,
         tag: str,
@@ -278,20 +278,13 @@ def build_openapi(metadata: Metadata, company: int, *, version: str, server_url:
     database = metadata.databases.get(metadata.companies[company].database)
     if database is not None:
         builder.add_database(database, "/api/{companyNo}", company_parameter)
-    spec.path(
-        path="/api/{companyNo}",
-        operations={
-            "get": {
-                "tags": ["service"],
-                "summary": "The resources of a company: name, key and links",
-                "operationId": "list_resources",
-                "parameters": [company_parameter],
-                "responses": {
-                    "200": {"description": "The resources", "content": {"application/json": {"schema": RESOURCES}}},
-                    **_errors(),
-                },
-            }
-        },
+    builder.get_operation(
+        "/api/{companyNo}",
+        "service",
+        "list_resources",
+        "The resources of a company: name, key and links",
+        [company_parameter],
+        {"description": "The resources", "content": {"application/json": {"schema": RESOURCES}}},
     )
     for name in (metadata.system_database, metadata.catalog_database):
         if name in metadata.databases:
