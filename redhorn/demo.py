@@ -54,6 +54,8 @@ DEFAULT_NUMBER_SERIES = (
     ("Actor", "EmpNo", 0, (1, 9_999)),
     ("Ord", "OrdNo", 2868, (1, 99_999_999)),
 )
+# Payment terms (days) the associates have, in turn.
+PAYMENT_TERMS = (10, 14, 30)
 DEMO_COMPANY = 9999
 SMALL_COMPANY = 1
 SEED = 9999
@@ -111,8 +113,9 @@ class _Company:
         self.scale = scale
         self.today = today
         self.first_day = today - dt.timedelta(days=6 * 365)
-        self.customers: list[tuple[int, str, str, str, str, int, int]] = []
-        self.suppliers: list[tuple[int, str, str, str, str, int, int]] = []
+        # (number, name, address, post code, area, country, currency, payment terms)
+        self.customers: list[tuple[int, str, str, str, str, int, int, int]] = []
+        self.suppliers: list[tuple[int, str, str, str, str, int, int, int]] = []
         self.products: list[tuple[str, str, float, int]] = []
 
     def count(self, full: int, minimum: int = 5) -> int:
@@ -189,6 +192,7 @@ class _Company:
             address = f"{rng.choice(STREET)} {rng.randint(1, 120)}"
             currency = {47: 47, 46: 46, 45: 45}[country] if rng.random() < 0.9 else 49
             created = self.day(rng.random() * 0.5)
+            payment_terms = PAYMENT_TERMS[act_no % len(PAYMENT_TERMS)]
             row = (
                 act_no,
                 name,
@@ -203,12 +207,13 @@ class _Company:
                 f"+{country} {rng.randint(20000000, 99999999)}",
                 f"post@{name.split()[0].lower()}.example",
                 currency,
+                payment_terms,
                 1 + act_no % 5,
                 _date(created),
                 _date(self.day(0.5 + rng.random() * 0.5)),
             )
             rows.append(row)
-            entry = (act_no, name, address, post_code, area, country, currency)
+            entry = (act_no, name, address, post_code, area, country, currency, payment_terms)
             if cust_no:
                 self.customers.append((cust_no, *entry[1:]))
             elif sup_no:
@@ -230,6 +235,7 @@ class _Company:
                 "Phone",
                 "MailAd",
                 "Cur",
+                "PmtTrm",
                 "R1",
                 "CreDt",
                 "ChDt",
@@ -287,8 +293,12 @@ class _Company:
             ("PrCatNo", "Descr"),
             [(i, f"{rng.choice(MATERIAL)} {rng.choice(ITEM)}s") for i in range(1, 21)],
         )
-        matrix = []
-        for line in range(1, self.count(5000) + 1):
+        # Every product's list price (no customer, no dates), then customers' own prices and discounts.
+        matrix = [
+            (line, prod_no, 0, price, 0, round(price * 0.6, 2), 0, 0)
+            for line, (prod_no, _, price, _) in enumerate(self.products, start=1)
+        ]
+        for line in range(len(matrix) + 1, len(matrix) + self.count(5000) + 1):
             prod_no, _, price, _ = rng.choice(self.products)
             cust_no = rng.choice(self.customers)[0] if rng.random() < 0.5 else 0
             matrix.append(
@@ -327,9 +337,31 @@ class _Company:
                 order_day = self.day(position)
                 sale = random_() < 0.85
                 party = rng.choice(self.customers if sale else self.suppliers)
-                number, name, address, post_code, area, _, currency = party
+                number, name, address, post_code, area, _, currency, payment_terms = party
                 invoiced = position < 0.97
                 delivery = order_day + dt.timedelta(days=rng.randint(1, 21))
+                order_sum = 0.0
+                for line_no in range(1, counts[order_no - 1] + 1):
+                    prod_no, description, price, unit = products[int(random_() * len(products))]
+                    quantity = rng.randint(1, 40) if random_() < 0.8 else round(random_() * 100, 2)
+                    amount = round(quantity * price, 2)
+                    order_sum += amount
+                    yield (
+                        order_no,
+                        line_no,
+                        prod_no,
+                        description,
+                        quantity,
+                        price,
+                        amount,
+                        unit,
+                        1 if sale else 6,
+                        _date(order_day) if invoiced else 0,
+                        _date(delivery),
+                        currency,
+                        quantity if invoiced else 0,
+                        line_no * 10,
+                    )
                 heads.append(
                     (
                         order_no,
@@ -352,28 +384,10 @@ class _Company:
                         1.0,
                         f"INV{order_no:08d}" if invoiced and sale else "",
                         rng.randint(1, 5),
+                        payment_terms,
+                        round(order_sum, 2),
                     )
                 )
-                for line_no in range(1, counts[order_no - 1] + 1):
-                    prod_no, description, price, unit = products[int(random_() * len(products))]
-                    quantity = rng.randint(1, 40) if random_() < 0.8 else round(random_() * 100, 2)
-                    amount = round(quantity * price, 2)
-                    yield (
-                        order_no,
-                        line_no,
-                        prod_no,
-                        description,
-                        quantity,
-                        price,
-                        amount,
-                        unit,
-                        1 if sale else 6,
-                        _date(order_day) if invoiced else 0,
-                        _date(delivery),
-                        currency,
-                        quantity if invoiced else 0,
-                        line_no * 10,
-                    )
 
         _insert(
             self.db,
@@ -420,6 +434,8 @@ class _Company:
                 "ExRt",
                 "InvoNo",
                 "R1",
+                "PmtTrm",
+                "OrdSum",
             ),
             heads,
         )
@@ -656,6 +672,8 @@ def _write_database(path: Path, fill: Any) -> None:
         fill(connection)
         connection.execute("COMMIT")
         connection.execute("ANALYZE")
+        # Write-ahead logging lets the read pool go on reading while a write commits.
+        connection.execute("PRAGMA journal_mode = WAL")
     finally:
         connection.close()
     temporary.replace(path)
