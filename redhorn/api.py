@@ -7,6 +7,7 @@ request -> resolve (metadata) -> parse (OData) -> plan (paging) -> compile (dial
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
@@ -24,7 +25,7 @@ from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
 from redhorn.prepared import PreparedList, prepare_list
-from redhorn.query import next_page_token, plan_get
+from redhorn.query import SelectQuery, next_page_token, plan_get
 from redhorn.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.state import State
@@ -37,7 +38,7 @@ def _state(request: Request) -> State:
     return state
 
 
-def _resolve_database(state: State, segment: str, principal: Principal) -> Database:
+def resolve_licensed_database(state: State, segment: str, principal: Principal) -> Database:
     """`resolve_database`, then the licence; a database found missing is looked for again in the background.
 
     Raises:
@@ -96,7 +97,7 @@ async def list_rows(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}: a page of rows with server-driven paging."""
     state = _state(request)
     principal = require_principal(request)
-    database = _resolve_database(state, request.path_params["database"], principal)
+    database = resolve_licensed_database(state, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
     page_size, applied = _requested_page_size(request, state.settings.query.max_page_size)
     prepared = _prepare_list(state, database.name, table, _query_string(request), page_size, principal.username)
@@ -152,7 +153,7 @@ async def _fetch_page(
     return rows, int(count_rows[0][0])
 
 
-def _key_segments(request: Request) -> list[str]:
+def key_segments(request: Request) -> list[str]:
     """The key segments from the raw path, so that an encoded `/` (%2F) inside a key stays inside it."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     parts = raw_path.decode("latin-1").split("?")[0].split("/")
@@ -163,9 +164,9 @@ async def get_row(request: Request) -> Response:
     """GET /api/{companyNo}/{resource}/{key...}: one row by its primary key; `/$count` counts."""
     state = _state(request)
     principal = require_principal(request)
-    database = _resolve_database(state, request.path_params["database"], principal)
+    database = resolve_licensed_database(state, request.path_params["database"], principal)
     table = resolve_table(database, request.path_params["resource"])
-    segments = _key_segments(request)
+    segments = key_segments(request)
     pairs = _query_pairs(request)
     options = parse_query_options(pairs, state.limits)
     if segments == ["$count"]:
@@ -174,16 +175,47 @@ async def get_row(request: Request) -> Response:
         if name.lower() not in ("$select", "$format") and name.startswith("$"):
             raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
     query = plan_get(table, segments, options.select, json_rows=state.engine.dialect.renders_json_rows)
-    rows = await state.engine.fetch(
-        database.name,
-        compile_select(state.engine.dialect, query),
-        timeout=state.settings.query.statement_timeout_seconds,
-    )
-    if not rows:
+    body = await read_row(state, database.name, query)
+    if body is None:
         key = "/".join(segments)
         raise RowNotFound(f"No row of {table.resource!r} has the key {key!r}")
-    body = bytes(rows[0][0]) if query.json_rows else encode_row(query.output, rows[0])
-    return Response(body, media_type=JSON)
+    tag = entity_tag(body)
+    if tag in (t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")):
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(body, media_type=JSON, headers={"ETag": tag})
+
+
+def entity_tag(body: bytes) -> str:
+    """The row's `ETag`: a digest of its JSON, so any change to any property changes it."""
+    return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+
+
+async def read_row(state: State, database: str, query: SelectQuery) -> bytes | None:
+    """The JSON of the one row a by-key query finds, or None."""
+    rows = await state.engine.fetch(
+        database, compile_select(state.engine.dialect, query), timeout=state.settings.query.statement_timeout_seconds
+    )
+    if not rows:
+        return None
+    return bytes(rows[0][0]) if query.json_rows else encode_row(query.output, rows[0])
+
+
+async def read_rows_where(state: State, database: str, table: Table, equal: dict[str, str]) -> list[bytes]:
+    """The JSON of every row whose properties have the given values, in key order (an order's lines)."""
+    terms = []
+    for name, text in equal.items():
+        column = table.column(name)
+        numeric = column is not None and column.kind in ("integer", "decimal", "float")
+        terms.append(f"{name} eq {text}" if numeric else f"{name} eq '{text.replace(chr(39), chr(39) * 2)}'")
+    order = ",".join(column.name for column in table.key)
+    options = parse_query_options([("$filter", " and ".join(terms)), ("$orderby", order)], state.limits)
+    limit = state.settings.writes.max_rows_per_request + 1
+    prepared = prepare_list(state.engine.dialect, table, options, page_size=limit, token=None)
+    rows = await state.engine.fetch(
+        database, prepared.statement, timeout=state.settings.query.statement_timeout_seconds
+    )
+    query = prepared.plan.query
+    return [bytes(row[0]) if query.json_rows else encode_row(query.output, row[: len(query.output)]) for row in rows]
 
 
 async def _count(request: Request, state: State, database: str, table: Table, options: QueryOptions) -> Response:
@@ -198,7 +230,7 @@ async def list_resources(request: Request) -> Response:
     """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
     state = _state(request)
     principal = require_principal(request)
-    database = _resolve_database(state, request.path_params["database"], principal)
+    database = resolve_licensed_database(state, request.path_params["database"], principal)
     base = str(request.url.replace(query="")).rstrip("/")
     value = [
         {

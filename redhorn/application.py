@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.routing import Mount, Route
 
-from redhorn import api, docs
+from redhorn import api, docs, writes
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import TOKEN_PATH, ApiAuthenticationBackend, on_auth_error
 from redhorn.auth.endpoint import issue_token
@@ -39,6 +39,8 @@ from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
 from redhorn.settings import Settings, SettingsError, load_settings, resolve_path
 from redhorn.state import State
+from redhorn.writers.executor import create_writer
+from redhorn.writers.idempotency import IdempotencyStore
 
 logger = logging.getLogger("redhorn")
 VERSION = "0.1.0"
@@ -137,7 +139,16 @@ def create_app(
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             licence = create_licence_keeper(loaded, app_root)
-            app.state.redhorn = State(loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence)
+            writes = loaded.writes
+            writer = create_writer(loaded, engine, lambda name: metadata.current.databases[name])
+            idempotency = IdempotencyStore(
+                resolve_path(writes.idempotency_database, app_root),
+                writes.idempotency_key_seconds,
+                writes.busy_timeout_seconds,
+            )
+            app.state.redhorn = State(
+                loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence, writer, idempotency
+            )
             loop = asyncio.get_running_loop()
             tasks = [loop.create_task(licence.run())] if licence.path else []
             if query.schema_check_seconds > 0:
@@ -150,6 +161,8 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await licence.close()
+                await writer.close()
+                await idempotency.close()
         finally:
             await engine.close()
 
@@ -161,7 +174,10 @@ def create_app(
         Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/api/{database}", api.list_resources, methods=["GET"]),
         Route("/api/{database}/{resource}", api.list_rows, methods=["GET"]),
+        Route("/api/{database}/{resource}", writes.create_rows, methods=["POST"]),
         Route("/api/{database}/{resource}/{key:path}", api.get_row, methods=["GET"]),
+        Route("/api/{database}/{resource}/{key:path}", writes.update_row, methods=["PUT", "PATCH"]),
+        Route("/api/{database}/{resource}/{key:path}", writes.delete_row, methods=["DELETE"]),
     ]
     handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
     middleware = [

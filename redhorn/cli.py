@@ -166,6 +166,23 @@ def command_licence_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_vbs_emulator(args: argparse.Namespace) -> int:
+    """Answer the VBS write contract with the embedded executor, as the settings' integration user."""
+    import uvicorn
+
+    from redhorn.writers.emulator import create_emulator
+
+    settings_file = _settings_path(args.settings)
+    settings = load_settings(settings_file)
+    connection = settings.visma_connection
+    app = create_emulator(
+        _demo_folder(settings_file), connection.vbs_integration_user, connection.vbs_integration_user_password
+    )
+    print(f"redhorn vbs-emulator answers http://{args.host}:{args.port}/", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, server_header=False)
+    return 0
+
+
 def command_licence_demo(args: argparse.Namespace) -> int:
     """The demo's issuer key and licence, where the settings file says, made once."""
     settings_file = _settings_path(args.settings)
@@ -247,6 +264,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo_licence = actions.add_parser("demo", help="make the demo issuer key and licence the settings name")
     demo_licence.add_argument("--if-missing", action="store_true")
     demo_licence.set_defaults(handler=command_licence_demo)
+    emulator = commands.add_parser(
+        "vbs-emulator", help="answer the VBS write contract with the embedded writer (tests, development)"
+    )
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=2001)
+    emulator.add_argument("--log-level", default="info")
+    emulator.set_defaults(handler=command_vbs_emulator)
     return parser
 
 

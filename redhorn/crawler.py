@@ -28,6 +28,8 @@ logger = logging.getLogger("redhorn.crawler")
 
 SYSTEM_DATABASE = "vbsys"
 CATALOG_DATABASE = "Catalog"
+# Tables redhorn keeps for itself in a company database are not resources.
+INTERNAL_TABLE_PREFIX = "Redhorn"
 
 # SQLite: every table and view with its columns, in one statement.
 SQLITE_CATALOG = Statement(
@@ -151,6 +153,8 @@ def build_database(
     used_resources: set[str] = set()
     known_resources = {t.resource.lower() for t in dictionary.tables(kind)}
     for sql_name, entries in by_table.items():
+        if sql_name.startswith(INTERNAL_TABLE_PREFIX):
+            continue  # redhorn's own bookkeeping (number series, idempotency): not Visma data
         described = dictionary.table(kind, sql_name)
         resource = described.resource if described else sql_name.lower()
         if described is None and (resource in known_resources or resource in used_resources):

@@ -50,6 +50,13 @@ class Table(msgspec.Struct, frozen=True):
         """The column whose property name is `name`, in any letter case."""
         return self.by_name.get(name.lower())
 
+    def column_by_sql_name(self, sql_name: str) -> Column | None:
+        lowered = sql_name.lower()
+        for column in self.columns:
+            if column.sql_name.lower() == lowered:
+                return column
+        return None
+
 
 class Database(msgspec.Struct, frozen=True):
     """One physical database: a company's (`F9999`), `vbsys` or `Catalog`."""
@@ -58,12 +65,18 @@ class Database(msgspec.Struct, frozen=True):
     tables: tuple[Table, ...]
     schema_version: str = ""
     by_resource: dict[str, Table] = {}
+    by_sql_name: dict[str, Table] = {}
 
     def __post_init__(self) -> None:
         self.by_resource.update({table.resource.lower(): table for table in self.tables})
+        self.by_sql_name.update({table.sql_name.lower(): table for table in self.tables})
 
     def table(self, resource: str) -> Table | None:
         return self.by_resource.get(resource.lower())
+
+    def table_by_sql_name(self, sql_name: str) -> Table | None:
+        """The table whose SQL name is `sql_name`, in any letter case (writes address tables so)."""
+        return self.by_sql_name.get(sql_name.lower())
 
 
 class Company(msgspec.Struct, frozen=True):

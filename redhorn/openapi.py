@@ -20,6 +20,8 @@ from apispec import APISpec
 from redhorn.auth.endpoint import TokenResponse
 from redhorn.errors import ErrorBody
 from redhorn.metadata import Column, Database, Metadata, Table
+from redhorn.writers.model import Message
+from redhorn.writers.rules import LINE_TABLES, plural_name
 
 OPENAPI_VERSION = "3.1.0"
 ERROR_STATUSES = {
@@ -30,6 +32,37 @@ ERROR_STATUSES = {
     "429": "Too many failed logins from here",
     "503": "The database is unavailable, the query ran too long, or no valid licence; retry after Retry-After",
 }
+WRITE_ERROR_STATUSES = {
+    "405": "The resource is read-only (vbsys, Catalog, a view)",
+    "409": "A duplicate key, a key that would change, a number series used up, or an Idempotency-Key in use",
+    "412": "If-Match names a version of the row that is no longer current",
+    "413": "The body is larger than the server takes",
+    "415": "The body is not application/json",
+    "422": "An unknown property, or a value that does not fit its column (the error's target names it)",
+    "501": "No writer is configured (SQL Server without a VBS endpoint)",
+    "502": "Visma Business Services refused or failed the write; its messages are in the error",
+}
+NUMBER_SERIES = {
+    "name": "$numberSeries",
+    "in": "query",
+    "description": "Comma-separated whole-number properties (e.g. `CustomerNo,SupplierNo`) to take from their number "
+    "series: the user's NumberSerieIntervals for the column, else the company's default interval",
+    "schema": {"type": "string", "maxLength": 1000},
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "A key of the client's choosing: a retried create with the same key and body answers the first "
+    "answer again instead of creating a second row",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "description": "The ETag the row had when read: the write is refused with 412 if the row has changed since",
+    "schema": {"type": "string"},
+}
+ETAG_HEADER = {"ETag": {"schema": {"type": "string"}, "description": "The row's version, for If-Match"}}
 QUERY_OPTIONS: list[dict[str, Any]] = [
     {
         "name": "$filter",
@@ -146,8 +179,36 @@ def _page_schema(row_ref: str) -> dict[str, Any]:
     }
 
 
-def _errors() -> dict[str, Any]:
-    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in ERROR_STATUSES}
+def _errors(*, writes: bool = False) -> dict[str, Any]:
+    statuses = [*ERROR_STATUSES, *(WRITE_ERROR_STATUSES if writes else ())]
+    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in sorted(statuses)}
+
+
+def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]:
+    """A row as a write body: any of its properties, assigned in the order given."""
+    properties: dict[str, Any] = {column.name: _column_schema(column) for column in table.columns}
+    if lines is not None:
+        name, ref = lines
+        properties[name] = {"type": "array", "items": {"$ref": ref}, "description": "Lines created with the row"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "description": f"Properties of a {table.name} to assign, in this order: Visma's business logic runs on each "
+        "assignment, so a later property overrides what an earlier one filled in",
+    }
+
+
+def _written_schema(row_ref: str, many: bool = False) -> dict[str, Any]:
+    value = {"type": "array", "items": {"$ref": row_ref}} if many else {"$ref": row_ref}
+    return {
+        "type": "object",
+        "required": ["value", "messages"],
+        "properties": {
+            "value": value,
+            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
+        },
+    }
 
 
 def _key_parameters(table: Table) -> list[dict[str, Any]]:
@@ -163,8 +224,12 @@ def _key_parameters(table: Table) -> list[dict[str, Any]]:
     return parameters
 
 
+def _schema_name_of(table: Table) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in table.name.replace("-", "_").split("_")) or table.sql_name
+
+
 def _schema_name(table: Table, used: set[str], database: Database) -> str:
-    base = "".join(part[:1].upper() + part[1:] for part in table.name.replace("-", "_").split("_")) or table.sql_name
+    base = _schema_name_of(table)
     name = base if base not in used else f"{database.name}{base}"
     used.add(name)
     return name
@@ -222,9 +287,90 @@ class _Builder:
                     key_parameters,
                     {
                         "description": "The row",
+                        "headers": ETAG_HEADER,
                         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}},
                     },
                 )
+            if company_parameter is not None and not table.is_view:
+                self.add_writes(database, table, name, tag, operation_base, path, base_parameters)
+
+    def add_writes(
+        self,
+        database: Database,
+        table: Table,
+        name: str,
+        tag: str,
+        operation_base: str,
+        path: str,
+        base_parameters: list[dict[str, Any]],
+    ) -> None:
+        """POST on the collection; PUT, PATCH and DELETE on a row."""
+        lines = None
+        for line_table, head_table in LINE_TABLES.items():
+            line = database.table_by_sql_name(line_table)
+            if head_table == table.sql_name and line is not None:
+                lines = (plural_name(line), f"#/components/schemas/{_schema_name_of(line)}Write")
+        write_ref = f"#/components/schemas/{name}Write"
+        row_ref = f"#/components/schemas/{name}"
+        self.spec.components.schema(f"{name}Write", _write_schema(table, lines))
+        body = {"$ref": write_ref}
+        create = {
+            "tags": [tag],
+            "summary": f"Create a {table.name}, or an array of them (all or none)",
+            "operationId": f"create_{operation_base}",
+            "parameters": [*base_parameters, NUMBER_SERIES, IDEMPOTENCY_KEY],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"oneOf": [body, {"type": "array", "items": body}]}}},
+            },
+            "responses": {
+                "201": {
+                    "description": "Created; the row as read back after Visma's business logic",
+                    "headers": {
+                        "Location": {"schema": {"type": "string"}, "description": "The new row's URL"},
+                        **ETAG_HEADER,
+                    },
+                    "content": {
+                        "application/json": {
+                            "schema": {"oneOf": [_written_schema(row_ref), _written_schema(row_ref, many=True)]}
+                        }
+                    },
+                },
+                **_errors(writes=True),
+            },
+        }
+        self.spec.path(path=path, operations={"post": create})
+        if not table.key:
+            return
+        key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
+        key_parameters = [*base_parameters, *_key_parameters(table)]
+        update = {
+            "tags": [tag],
+            "parameters": [*key_parameters, NUMBER_SERIES, IF_MATCH],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {
+                "200": {
+                    "description": "Changed; the row as read back",
+                    "headers": ETAG_HEADER,
+                    "content": {"application/json": {"schema": _written_schema(row_ref)}},
+                },
+                **_errors(writes=True),
+            },
+        }
+        delete = {
+            "tags": [tag],
+            "summary": f"Delete a {table.name}" + (" and its lines" if lines else ""),
+            "operationId": f"delete_{operation_base}",
+            "parameters": [*key_parameters, IF_MATCH],
+            "responses": {"204": {"description": "Deleted"}, **_errors(writes=True)},
+        }
+        summary = f"Change the properties given of a {table.name}, in body order"
+        operations = {
+            "put": {**update, "summary": summary, "operationId": f"replace_{operation_base}"},
+            "patch": {**update, "summary": summary, "operationId": f"update_{operation_base}"},
+            "delete": delete,
+        }
+        self.spec.path(path=key_path, operations=operations)
 
     def get_operation(
         self,
@@ -312,16 +458,16 @@ def _tag_groups(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _add_shared_components(spec: APISpec, metadata: Metadata) -> None:
     _, components = msgspec.json.schema_components(
-        (ErrorBody, TokenResponse), ref_template="#/components/schemas/{name}"
+        (ErrorBody, TokenResponse, Message), ref_template="#/components/schemas/{name}"
     )
     for name, schema in components.items():
         spec.components.schema(name, schema)
-    for status, description in ERROR_STATUSES.items():
+    for status, description in (ERROR_STATUSES | WRITE_ERROR_STATUSES).items():
         response: dict[str, Any] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
-        if status in ("429", "503"):
+        if status in ("409", "429", "503"):
             response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
         if status == "401":
             response["headers"] = {

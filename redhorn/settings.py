@@ -114,6 +114,22 @@ class AuthenticationSettings(_Section, frozen=True):
     failed_login_window_seconds: int = 300
 
 
+class WriteSettings(_Section, frozen=True):
+    # A write body larger than this is refused with 413 before it is read to the end.
+    max_body_bytes: int = 1_048_576
+    # Rows one request may create (an array of rows, or an order's nested lines, counted together).
+    max_rows_per_request: int = 1000
+    # How long a write waits for another process's write to the same company database (embedded writer).
+    busy_timeout_seconds: float = 10.0
+    # How long an answer to a POST with an `Idempotency-Key` is kept and replayed.
+    idempotency_key_seconds: int = 86_400
+    # Where those answers are kept: a SQLite file every worker of the installation shares.
+    idempotency_database: str = "~/data/redhorn-writes.db"
+    # The VBS transport: time to connect, and to wait for VBS's answer.
+    vbs_connect_timeout_seconds: float = 5.0
+    vbs_timeout_seconds: float = 60.0
+
+
 class Settings(_Section, frozen=True):
     """Everything redhorn reads from the settings file."""
 
@@ -124,6 +140,7 @@ class Settings(_Section, frozen=True):
     query: QuerySettings = QuerySettings()
     tokens: TokenSettings = TokenSettings()
     authentication: AuthenticationSettings = AuthenticationSettings()
+    writes: WriteSettings = WriteSettings()
 
 
 def strip_comments(text: str) -> str:

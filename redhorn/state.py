@@ -12,6 +12,8 @@ from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
 from redhorn.prepared import PreparedCache
 from redhorn.settings import Settings
+from redhorn.writers.executor import Writer
+from redhorn.writers.idempotency import IdempotencyStore
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,8 @@ class State:
     limits: QueryLimits
     page_token_key: bytes
     licence: LicenceKeeper
+    writer: Writer
+    idempotency: IdempotencyStore
     prepared: PreparedCache = field(default_factory=PreparedCache)
 
     @property

@@ -23,7 +23,14 @@ CHROMIUM = "/usr/bin/chromium"
 
 @pytest.fixture(scope="module")
 def docs_server(tmp_path_factory: pytest.TempPathFactory, demo_folder: Path) -> Iterator[Server]:
-    with start_server(tmp_path_factory.mktemp("docs"), settings_document(demo_folder)) as server:
+    """A server over a copy of the demo: schemathesis writes too, and the read suite's data stays as built."""
+    folder = tmp_path_factory.mktemp("docs")
+    data = folder / "data"
+    data.mkdir()
+    for database in demo_folder.glob("*.db"):
+        shutil.copy(database, data / database.name)
+    document = settings_document(data, Writes={"IdempotencyDatabase": str(folder / "writes.db")})
+    with start_server(folder, document) as server:
         yield server
 
 

@@ -7,14 +7,18 @@ import json
 import re
 import shlex
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Server
+from redhorn.demo import build_demo
+from tests.conftest import Server, settings_document, start_server
 
 README = Path(__file__).parent.parent / "README.md"
 pytestmark = pytest.mark.e2e
+# The smallest demo whose customer numbers overlap the full demo's, which the examples name.
+README_SCALE = 0.25
 
 
 def curl_examples() -> list[str]:
@@ -33,7 +37,18 @@ def test_the_readme_has_curl_examples():
     assert len(curl_examples()) >= 3
 
 
-def test_every_readme_curl_example_works(server: Server):
+@pytest.fixture(scope="module")
+def readme_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server of its own: the examples write, and their customers exist from this scale of the demo up."""
+    folder = tmp_path_factory.mktemp("readme")
+    build_demo(folder / "data", scale=README_SCALE)
+    document = settings_document(folder / "data", Writes={"IdempotencyDatabase": str(folder / "writes.db")})
+    with start_server(folder, document) as server:
+        yield server
+
+
+def test_every_readme_curl_example_works(readme_server: Server):
+    server = readme_server
     port = server.base_url.rsplit(":", 1)[1]
     token = ""
     for command in curl_examples():

@@ -13,14 +13,14 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from redhorn.errors import ApiError
 from redhorn.metadata import Column, Table
+from redhorn.writers.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.writers.model import Assign, RowWrite, Step, Suggest
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
@@ -31,41 +31,6 @@ INTEGER_RANGES = {
     "bigint": (-(2**63), 2**63 - 1),
     "integer": (-(2**63), 2**63 - 1),
 }
-
-
-class MalformedBody(ApiError):
-    """The body is not JSON, or not of the shape the operation takes (400)."""
-
-    status = 400
-    code = "MalformedBody"
-
-
-class UnsupportedMediaType(ApiError):
-    """The body is not `application/json` (415)."""
-
-    status = 415
-    code = "UnsupportedMediaType"
-
-
-class BodyTooLarge(ApiError):
-    """The body is larger than `Writes.MaxBodyBytes` (413)."""
-
-    status = 413
-    code = "BodyTooLarge"
-
-
-class UnknownProperty(ApiError):
-    """The body names a property the resource does not have (422)."""
-
-    status = 422
-    code = "UnknownProperty"
-
-
-class InvalidValue(ApiError):
-    """A value does not fit its column: type, length, range or scale (422)."""
-
-    status = 422
-    code = "InvalidValue"
 
 
 def decode_body(content_type: str | None, body: bytes, *, max_bytes: int) -> Any:
@@ -85,31 +50,44 @@ def decode_body(content_type: str | None, body: bytes, *, max_bytes: int) -> Any
         raise MalformedBody(f"The body is not valid JSON: {exc}") from None
 
 
-def row_write(table: Table, document: Any, *, suggest: Iterable[str] = (), read_only: Iterable[str] = ()) -> RowWrite:
+def row_write(
+    table: Table,
+    document: Any,
+    *,
+    suggest: Mapping[str, tuple[int, int] | None] | None = None,
+    read_only: Iterable[str] = (),
+) -> RowWrite:
     """The assignments of one row, in the body's order; `suggest` properties take their number series.
 
     Args:
         table: the resource written.
         document: the decoded JSON object of the row.
-        suggest: properties to take from their number series (placed first, before the body's).
-        read_only: properties the body may not set (the key of an update).
+        suggest: properties to take from their number series, each with the user's interval or
+            None for the company's series; assigned first, before the body's properties.
+        read_only: properties the body may not set (a nested line's link to its head).
 
     Raises:
         MalformedBody: the row is not a JSON object.
         UnknownProperty: a property the resource does not have.
-        InvalidValue: a value that does not fit its column, or a read-only property.
+        InvalidValue: a value that does not fit its column, a read-only property, or a property
+            both given and asked from its number series.
     """
     if not isinstance(document, dict):
         raise MalformedBody(f"A row of {table.resource!r} must be a JSON object")
     steps: list[Step] = []
-    for name in suggest:
+    suggested: set[str] = set()
+    for name, interval in (suggest or {}).items():
         column = _column(table, name)
-        steps.append(Suggest(column.sql_name, column.number))
+        low, high = interval if interval is not None else (None, None)
+        steps.append(Suggest(column.sql_name, column.number, low, high))
+        suggested.add(column.name.lower())
     blocked = {name.lower() for name in read_only}
     for name, value in document.items():
         column = _column(table, name)
         if column.name.lower() in blocked:
-            raise InvalidValue(f"{column.name!r} cannot be changed here", target=column.name)
+            raise InvalidValue(f"{column.name!r} cannot be given here", target=column.name)
+        if column.name.lower() in suggested:
+            raise InvalidValue(f"{column.name!r} is both given and asked from its number series", target=column.name)
         steps.append(Assign(column.sql_name, coerce_value(column, value), column.number))
     return RowWrite(tuple(steps))
 

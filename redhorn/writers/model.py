@@ -45,10 +45,23 @@ class Assign(msgspec.Struct, frozen=True, tag="set", rename="camel"):
 
 
 class Suggest(msgspec.Struct, frozen=True, tag="suggest", rename="camel"):
-    """`row.SuggestValue(columnNo)`: take the next value of the column's number series."""
+    """`row.SuggestValue(columnNo)`: take the next value of the column's number series.
+
+    With an interval (the API user's `NumberSerieIntervals` entry for the column), the value is
+    the next unused one above the highest assigned in that interval; without, the company's own
+    number series for the column gives it.
+    """
 
     column: str
     column_no: int | None = None
+    interval_from: int | None = None
+    interval_to: int | None = None
+
+    @property
+    def interval(self) -> tuple[int, int] | None:
+        if self.interval_from is None or self.interval_to is None:
+            return None
+        return (self.interval_from, self.interval_to)
 
 
 Step = Assign | Suggest
@@ -79,20 +92,26 @@ class AddRows(msgspec.Struct, frozen=True, tag="add", rename="camel"):
 
 
 class UpdateRow(msgspec.Struct, frozen=True, tag="update", rename="camel"):
-    """`UseTable(t).SelectRow()` by key, then the row's assignments in order."""
+    """`UseTable(t).SelectRow()` by key, then the row's assignments in order.
+
+    `expect`, when given, holds the column values the client last saw (its `If-Match`): the row
+    is changed only if it still has them, checked in the same transaction as the change.
+    """
 
     table: str
     key: tuple[Assign, ...]
     row: RowWrite
     table_no: int | None = None
+    expect: tuple[Assign, ...] | None = None
 
 
 class DeleteRow(msgspec.Struct, frozen=True, tag="delete", rename="camel"):
-    """`UseTable(t).SelectRow()` by key, then delete it."""
+    """`UseTable(t).SelectRow()` by key, then delete it (its joined child rows go with it)."""
 
     table: str
     key: tuple[Assign, ...]
     table_no: int | None = None
+    expect: tuple[Assign, ...] | None = None
 
 
 Operation = AddRows | UpdateRow | DeleteRow
@@ -107,13 +126,20 @@ class WriteRequest(msgspec.Struct, frozen=True, rename="camel"):
     projection: tuple[str, ...] = ()
 
 
-class Message(msgspec.Struct, frozen=True, rename="camel"):
-    """A message of Visma's about one operation (and row): the response's `messages`."""
+class Message(msgspec.Struct, frozen=True, rename="camel", omit_defaults=True):
+    """A message of Visma's about one operation (and row): the response's `messages`.
+
+    An error names what failed in `code`, one of redhorn's error codes (`RowNotFound`,
+    `DuplicateKey`, `InvalidValue`, ...) when the bridge can tell, so the client gets the same
+    status through VBS as from the embedded writer; `target` is the property concerned.
+    """
 
     severity: Literal["info", "warning", "error"]
     text: str
     operation: int = 0
     row: int | None = None
+    code: str | None = None
+    target: str | None = None
 
 
 class WriteResult(msgspec.Struct, frozen=True, rename="camel"):

@@ -11,16 +11,8 @@ import msgspec
 import pytest
 
 from redhorn.metadata import Column, Table
-from redhorn.writers.body import (
-    BodyTooLarge,
-    InvalidValue,
-    MalformedBody,
-    UnknownProperty,
-    UnsupportedMediaType,
-    coerce_value,
-    decode_body,
-    row_write,
-)
+from redhorn.writers.body import coerce_value, decode_body, row_write
+from redhorn.writers.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.writers.model import AddRows, Assign, RowWrite, Suggest, WriteContext, WriteRequest, contract_schema
 
 CONTRACT = Path(__file__).parent.parent.parent / "redhorn" / "writers" / "vbs-write.schema.json"
@@ -46,13 +38,18 @@ def test_the_body_order_is_the_assignment_order_and_decimals_keep_every_digit():
     body = decode_body(
         "application/json", b'{"Name": "X", "customerNo": 10001, "ExchangeRate": 1.123456}', max_bytes=1000
     )
-    first = row_write(ORDERS, body, suggest=["OrderNo"])
+    first = row_write(ORDERS, body, suggest={"OrderNo": None})
     assert first.steps == (
         Suggest("OrdNo", 2868),
         Assign("Nm", "X"),
         Assign("CustNo", 10001),
         Assign("ExRt", Decimal("1.123456")),
     )
+    with pytest.raises(InvalidValue, match="number series") as refused:
+        row_write(ORDERS, body, suggest={"name": (1, 9)})
+    assert refused.value.target == "Name"
+    ranged = row_write(ORDERS, {"Name": "Y"}, suggest={"CustomerNo": (20_000, 20_999)})
+    assert ranged.steps[0] == Suggest("CustNo", None, 20_000, 20_999) and ranged.steps[0].interval == (20_000, 20_999)
     swapped = row_write(ORDERS, decode_body("application/json", b'{"CustomerNo": 10001, "Name": "X"}', max_bytes=99))
     assert [step.column for step in swapped.steps] == ["CustNo", "Nm"]
 

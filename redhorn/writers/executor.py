@@ -1,0 +1,54 @@
+"""Which writer runs a write: the embedded executor, or the VBS transport.
+
+`VismaConnection.VbsEndpointAddress` decides: empty (or `embedded`) writes to the company's SQLite
+database in process, through the embedded engine's files; an address sends every write to the
+bridge on the Visma host. Against SQL Server without a VBS address there is nothing that may
+write (redhorn never writes Visma's tables with SQL of its own), and writes are refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from redhorn.engines.base import Engine
+from redhorn.engines.sqlite import SqliteEngine
+from redhorn.errors import ApiError
+from redhorn.metadata import Database
+from redhorn.settings import Settings
+from redhorn.writers.embedded import EmbeddedExecutor
+from redhorn.writers.model import WriteRequest, WriteResult
+from redhorn.writers.vbs import EMBEDDED, VbsTransport
+
+
+class Writer(Protocol):
+    async def execute(self, database: str, request: WriteRequest) -> WriteResult: ...
+
+    async def close(self) -> None: ...
+
+
+class WritesNotConfigured(ApiError):
+    """No writer is configured: SQL Server without a `VbsEndpointAddress` (501)."""
+
+    status = 501
+    code = "WritesNotConfigured"
+
+
+class NoWriter:
+    """The writer when none can be: every write is refused with the reason."""
+
+    async def execute(self, database: str, request: WriteRequest) -> WriteResult:
+        raise WritesNotConfigured(
+            "Writes go through Visma Business Services; set VismaConnection.VbsEndpointAddress to enable them"
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def create_writer(settings: Settings, engine: Engine, database_of: Callable[[str], Database]) -> Writer:
+    if settings.visma_connection.vbs_endpoint_address.strip().lower() not in EMBEDDED:
+        return VbsTransport(settings)
+    if isinstance(engine, SqliteEngine):
+        return EmbeddedExecutor(engine.path_of, database_of, busy_timeout=settings.writes.busy_timeout_seconds)
+    return NoWriter()

@@ -1,0 +1,259 @@
+"""The business logic the embedded writer runs on each assignment, standing in for Visma's.
+
+Visma Business reacts to every `Set…Value` of a row: set an order's `CustomerNo` and the
+customer's name, address, currency and payment terms are filled in; set a line's `ProductNo`
+and its description, unit and price follow; quantity and price give the amount. Later
+assignments in the same row may override what a rule filled in, which is why the order of a
+write body's properties matters. The rules here are the ones clients depend on, kept as data
+(which columns come from where) and a few small functions, each run after the assignment that
+triggers it.
+
+Rules only touch columns the database really has, so a company database without, say,
+`Actor.PmtTrm` still takes writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from redhorn.metadata import Database, Table
+from redhorn.writers.errors import InvalidValue
+from redhorn.writers.model import Message
+
+# A line table's rows live inside a row of its head table: their key is the head's key and a line
+# number given within it; they may be written nested in the head (`OrderLines` inside an order),
+# go when the head is deleted, and the head's totals follow them.
+LINE_TABLES: dict[str, str] = {"OrdLn": "Ord"}
+
+# What an order takes from its customer (or supplier): order column <- associate column.
+ORDER_FROM_ASSOCIATE = (
+    ("Nm", "Nm"),
+    ("Ad1", "Ad1"),
+    ("Ad2", "Ad2"),
+    ("Ad3", "Ad3"),
+    ("PNo", "PNo"),
+    ("PArea", "PArea"),
+    ("DelNm", "Nm"),
+    ("DelAd1", "Ad1"),
+    ("DelAd2", "Ad2"),
+    ("DelAd3", "Ad3"),
+    ("DelPNo", "PNo"),
+    ("DelPArea", "PArea"),
+    ("Cur", "Cur"),
+    ("PmtTrm", "PmtTrm"),
+)
+# What a line takes from its product: line column <- product column.
+LINE_FROM_PRODUCT = (("Descr", "Descr"), ("Un", "StSaleUn"))
+# What a new line takes from its order head.
+LINE_FROM_HEAD = (("TrTp", "TrTp"), ("Cur", "Cur"), ("DelDt", "DelDt"))
+# Visma's own record of when a row was made and last changed (int yyyymmdd).
+CREATED_COLUMN, CHANGED_COLUMN = "CreDt", "ChDt"
+CENT = Decimal("0.01")
+
+
+@dataclass
+class RowState:
+    """A row being written: its table, its values by SQL name, and the rules' messages about it."""
+
+    connection: sqlite3.Connection
+    database: Database
+    table: Table
+    values: dict[str, Any]
+    today: int
+    head: dict[str, Any] | None = None
+    messages: list[Message] = field(default_factory=list)
+
+    def has(self, column: str) -> bool:
+        return column in self.values
+
+    def set(self, column: str, value: Any) -> None:
+        if column in self.values:
+            self.values[column] = value
+
+    def property_name(self, column: str) -> str:
+        found = self.table.column_by_sql_name(column)
+        return found.name if found else column
+
+    def lookup(self, table: str, columns: Iterable[str], where: str, value: Any) -> dict[str, Any] | None:
+        """The first row of `table` whose `where` column is `value`, with those of `columns` it has."""
+        source = self.database.table_by_sql_name(table)
+        if source is None:
+            return None
+        present = [c for c in columns if source.column_by_sql_name(c) is not None]
+        if not present:
+            return {}
+        select = ", ".join(quote(c) for c in present)
+        row = self.connection.execute(
+            f"SELECT {select} FROM {quote(source.sql_name)} WHERE {quote(where)} = ? LIMIT 1", (value,)
+        ).fetchone()
+        return None if row is None else dict(zip(present, row, strict=True))
+
+
+Rule = Callable[[RowState], None]
+
+
+def quote(name: str) -> str:
+    """A SQLite identifier in double quotes (names come from the metadata, never from a client)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _copy(state: RowState, source: dict[str, Any], pairs: Iterable[tuple[str, str]]) -> list[str]:
+    filled = []
+    for target, origin in pairs:
+        if origin in source and state.has(target):
+            state.values[target] = source[origin]
+            filled.append(state.property_name(target))
+    return filled
+
+
+def _fill_from_associate(role: str, number_column: str) -> Rule:
+    def rule(state: RowState) -> None:
+        number = state.values.get(number_column)
+        if not number:
+            return
+        associate = state.lookup("Actor", {origin for _, origin in ORDER_FROM_ASSOCIATE}, number_column, number)
+        if associate is None:
+            name = state.property_name(number_column)
+            raise InvalidValue(f"No associate has {name} {number}", target=name)
+        filled = _copy(state, associate, ORDER_FROM_ASSOCIATE)
+        if filled:
+            state.messages.append(Message("info", f"{', '.join(filled)} filled in from {role} {number}"))
+
+    return rule
+
+
+def _fill_from_product(state: RowState) -> None:
+    product_no = state.values.get("ProdNo")
+    if not product_no:
+        return
+    product = state.lookup("Prod", {origin for _, origin in LINE_FROM_PRODUCT}, "ProdNo", product_no)
+    if product is None:
+        name = state.property_name("ProdNo")
+        raise InvalidValue(f"No product has {name} {product_no!r}", target=name)
+    filled = _copy(state, product, LINE_FROM_PRODUCT)
+    price = _price(state, product_no)
+    if price is not None:
+        state.set("Price", price[0])
+        state.set("Dc1P", price[1])
+        filled += [state.property_name("Price"), state.property_name("Dc1P")]
+    if filled:
+        state.messages.append(Message("info", f"{', '.join(filled)} filled in from product {product_no}"))
+    _line_amount(state)
+
+
+def _price(state: RowState, product_no: str) -> tuple[Any, Any] | None:
+    """The sales price and discount of a product for the order's customer on the order's date.
+
+    A price of the customer's own comes before the list price (customer 0); a later start date
+    before an earlier one.
+    """
+    matrix = state.database.table_by_sql_name("PrDcMat")
+    if matrix is None or any(matrix.column_by_sql_name(c) is None for c in ("ProdNo", "CustNo", "SalePr", "SaleDcP")):
+        return None
+    head = state.head or {}
+    customer = head.get("CustNo") or 0
+    day = head.get("OrdDt") or state.today
+    dated = all(matrix.column_by_sql_name(c) is not None for c in ("FrDt", "ToDt"))
+    dates = ' AND ("FrDt" = 0 OR "FrDt" <= ?) AND ("ToDt" = 0 OR "ToDt" >= ?)' if dated else ""
+    params: tuple[Any, ...] = (product_no, customer, *((day, day) if dated else ()), customer)
+    latest = ', "FrDt" DESC' if dated else ""
+    row = state.connection.execute(
+        'SELECT "SalePr", "SaleDcP" FROM "PrDcMat" WHERE "ProdNo" = ? AND "CustNo" IN (0, ?)'
+        f'{dates} ORDER BY "CustNo" = ? DESC{latest}, "LnNo" DESC LIMIT 1',
+        params,
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def decimal_of(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return Decimal(value or 0)
+
+
+def _line_amount(state: RowState) -> None:
+    """Amount = quantity x price, less the line's discount, rounded to cents."""
+    if not state.has("Am"):
+        return
+    quantity, price = decimal_of(state.values.get("NoInvoAb")), decimal_of(state.values.get("Price"))
+    discount = decimal_of(state.values.get("Dc1P"))
+    amount = quantity * price * (1 - discount / 100)
+    state.values["Am"] = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _join_head(state: RowState) -> None:
+    """A line written on its own names its order: the order must exist, and the line takes from it."""
+    order_no = state.values.get("OrdNo")
+    wanted = {origin for _, origin in LINE_FROM_HEAD} | {"CustNo", "OrdDt"}
+    head = state.lookup("Ord", wanted, "OrdNo", order_no)
+    if head is None:
+        name = state.property_name("OrdNo")
+        raise InvalidValue(f"No order has {name} {order_no}", target=name)
+    state.head = head
+    _copy(state, head, LINE_FROM_HEAD)
+
+
+# (table, column) -> the rules run after that column is assigned, in order.
+ASSIGNMENT_RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
+    ("Ord", "CustNo"): (_fill_from_associate("customer", "CustNo"),),
+    ("Ord", "SupNo"): (_fill_from_associate("supplier", "SupNo"),),
+    ("OrdLn", "OrdNo"): (_join_head,),
+    ("OrdLn", "ProdNo"): (_fill_from_product,),
+    ("OrdLn", "NoInvoAb"): (_line_amount,),
+    ("OrdLn", "Price"): (_line_amount,),
+    ("OrdLn", "Dc1P"): (_line_amount,),
+}
+
+
+def after_assignment(state: RowState, column: str) -> None:
+    for rule in ASSIGNMENT_RULES.get((state.table.sql_name, column), ()):
+        rule(state)
+
+
+def on_new_row(state: RowState) -> None:
+    """Before a new row's assignments: what Visma fills in by itself."""
+    state.set(CREATED_COLUMN, state.today)
+    state.set(CHANGED_COLUMN, state.today)
+    if state.head is not None and LINE_TABLES.get(state.table.sql_name):
+        for target, origin in LINE_FROM_HEAD:
+            if origin in state.head:
+                state.set(target, state.head[origin])
+
+
+def on_changed_row(state: RowState) -> None:
+    state.set(CHANGED_COLUMN, state.today)
+
+
+def update_head_totals(connection: sqlite3.Connection, database: Database, head_keys: Iterable[Any]) -> None:
+    """The order heads' totals after their lines changed: the sum of the lines' amounts."""
+    order, lines = database.table_by_sql_name("Ord"), database.table_by_sql_name("OrdLn")
+    if order is None or lines is None or order.column_by_sql_name("OrdSum") is None:
+        return
+    for order_no in head_keys:
+        connection.execute(
+            'UPDATE "Ord" SET "OrdSum" = (SELECT COALESCE(SUM("Am"), 0) FROM "OrdLn" WHERE "OrdNo" = ?) '
+            'WHERE "OrdNo" = ?',
+            (order_no, order_no),
+        )
+
+
+def plural_name(table: Table) -> str:
+    """`OrderLines` for the `orderlines` resource of `OrderLine`: the English name, plural as the resource is.
+
+    Nested lines go by this name in write bodies and answers.
+    """
+    if table.resource.startswith(table.name.lower()):
+        return table.name + table.resource[len(table.name) :]
+    return table.name
+
+
+def today_number(today: dt.date | None = None) -> int:
+    day = today or dt.date.today()
+    return day.year * 10000 + day.month * 100 + day.day

@@ -1,0 +1,133 @@
+"""The VBS transport: a `WriteRequest` sent to the bridge on the Visma host, its answer mapped back.
+
+Visma Business Services speaks SOAP over WCF `wsHttpBinding`, whose message schema only a live
+installation's `mex` endpoint serves, so redhorn does not speak it directly. It sends the write
+request in its documented JSON form (`vbs-write.schema.json`) to `VbsEndpointAddress`, where a
+bridge built on Visma's .NET wrapper replays it as `UseTable`, `AddRow`, `Set…Value`,
+`SuggestValue`, `JoinTable`, `ProjectColumns` and one `Dispatch` (see the README's table), and
+answers a `WriteResult`. The integration user's credentials go as HTTP Basic authentication.
+
+Failures keep their meaning for the client: a bridge that cannot be reached or does not answer
+in time is 503 with `Retry-After`; an error message that names one of redhorn's error codes
+becomes that error (a duplicate key is 409 through VBS as it is embedded); any other refusal is
+502 with VBS's own messages.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import httpx
+import msgspec
+
+from redhorn.errors import ApiError, CompanyNotFound, RowNotFound
+from redhorn.settings import Settings
+from redhorn.writers import errors as write_errors
+from redhorn.writers.model import AddRows, DeleteRow, Message, WriteRequest, WriteResult
+from redhorn.writers.numberseries import NumberSeriesExhausted, NumberSeriesMissing
+
+EMBEDDED = ("", "embedded")
+_encoder = msgspec.json.Encoder(decimal_format="number")
+_result_decoder = msgspec.json.Decoder(WriteResult, float_hook=Decimal)
+# The errors a bridge may name in a message's `code`, answered as redhorn answers them itself.
+KNOWN_ERRORS: dict[str, type[ApiError]] = {
+    error.code: error
+    for error in (
+        RowNotFound,
+        CompanyNotFound,
+        NumberSeriesExhausted,
+        NumberSeriesMissing,
+        write_errors.DuplicateKey,
+        write_errors.KeyImmutable,
+        write_errors.PreconditionFailed,
+        write_errors.InvalidValue,
+        write_errors.UnknownProperty,
+        write_errors.MissingValue,
+        write_errors.ReadOnlyResource,
+        write_errors.WriterUnavailable,
+    )
+}
+
+
+class VbsTransport:
+    """Sends write requests to the bridge at `VbsEndpointAddress`, one HTTP round trip each."""
+
+    def __init__(self, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        connection, writes = settings.visma_connection, settings.writes
+        self.address = connection.vbs_endpoint_address
+        timeout = httpx.Timeout(writes.vbs_timeout_seconds, connect=writes.vbs_connect_timeout_seconds)
+        self._client = httpx.AsyncClient(
+            auth=(connection.vbs_integration_user, connection.vbs_integration_user_password),
+            timeout=timeout,
+            transport=transport,
+            headers={"Content-Type": "application/json", "Accept": "application/json"},
+        )
+
+    async def execute(self, database: str, request: WriteRequest) -> WriteResult:
+        """Dispatch `request` through VBS (the company is the request's context, not `database`).
+
+        Raises:
+            WriterUnavailable: the bridge cannot be reached or did not answer in time (503).
+            VbsFailed: VBS refused the request or answered something that is not a result (502).
+            ApiError: the error a VBS message names by its code (404, 409, 412, 422).
+        """
+        try:
+            response = await self._client.post(self.address, content=_encoder.encode(request))
+        except httpx.TimeoutException:
+            raise write_errors.WriterUnavailable(
+                "Visma Business Services did not answer in time", headers={"Retry-After": "5"}
+            ) from None
+        except httpx.TransportError:
+            raise write_errors.WriterUnavailable(
+                "Visma Business Services cannot be reached", headers={"Retry-After": "5"}
+            ) from None
+        if response.status_code in (401, 403):
+            raise write_errors.VbsFailed("Visma Business Services refused the integration user's credentials")
+        if response.status_code in (502, 503, 504):
+            raise write_errors.WriterUnavailable(
+                f"Visma Business Services is unavailable ({response.status_code})", headers={"Retry-After": "5"}
+            )
+        if response.status_code != 200:
+            raise write_errors.VbsFailed(f"Visma Business Services answered {response.status_code}")
+        try:
+            result = _result_decoder.decode(response.content)
+        except msgspec.DecodeError:
+            message = "Visma Business Services answered something that is not a write result"
+            raise write_errors.VbsFailed(message) from None
+        raise_errors(result.messages)
+        _check_rows(request, result)
+        return result
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _check_rows(request: WriteRequest, result: WriteResult) -> None:
+    """A result must read back one row per row added or changed, each with the projected columns."""
+    operations = request.operations
+    expected = sum(len(op.rows) if isinstance(op, AddRows) else 1 for op in operations if not isinstance(op, DeleteRow))
+    if len(result.rows) != expected:
+        raise write_errors.VbsFailed(
+            f"Visma Business Services answered {len(result.rows)} rows for {expected} row(s) written"
+        )
+    for row in result.rows:
+        missing = [column for column in request.projection if column not in row]
+        if missing:
+            raise write_errors.VbsFailed(f"Visma Business Services did not read back {', '.join(missing)}")
+
+
+def raise_errors(messages: tuple[Message, ...]) -> None:
+    """Raise the first error message as the error its code names, else as 502 with every error's text."""
+    errors = [m for m in messages if m.severity == "error"]
+    if not errors:
+        return
+    for message in errors:
+        known = KNOWN_ERRORS.get(message.code or "")
+        if known is not None:
+            raise known(message.text, target=message.target)
+    raise write_errors.VbsFailed("Visma Business Services refused the request: " + "; ".join(m.text for m in errors))
+
+
+def error_message(error: ApiError, operation: int = 0) -> Message:
+    """An error as the bridge reports it: a message with redhorn's code and target."""
+    return Message("error", error.message, operation, code=error.code, target=error.target)

@@ -1,0 +1,326 @@
+"""The write endpoints: POST, PUT, PATCH and DELETE on a company's resources.
+
+Each write flows one way: request -> resolve (metadata, access, licence) -> body (checked against
+the columns, kept in its property order) -> a `WriteRequest` -> the writer (embedded, or VBS) ->
+the row read back through the read path -> `{"value": ..., "messages": [...]}`.
+
+Rows are read back after the business logic ran, through the same statement a GET by key uses,
+so a write answers exactly what a later GET shows, and its `ETag` is the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from redhorn.api import JSON, entity_tag, key_segments, read_row, read_rows_where, resolve_licensed_database
+from redhorn.auth.backends import require_principal
+from redhorn.auth.principal import Principal
+from redhorn.errors import InvalidQuery, RowNotFound
+from redhorn.metadata import Database, Table
+from redhorn.query import plan_get
+from redhorn.resolve import resolve_table
+from redhorn.state import State
+from redhorn.writers.body import decode_body, row_write
+from redhorn.writers.errors import BodyTooLarge, MalformedBody, PreconditionFailed, ReadOnlyResource
+from redhorn.writers.idempotency import StoredAnswer, fingerprint
+from redhorn.writers.model import (
+    AddRows,
+    Assign,
+    DeleteRow,
+    Join,
+    RowWrite,
+    UpdateRow,
+    WriteContext,
+    WriteRequest,
+    WriteResult,
+)
+from redhorn.writers.rules import LINE_TABLES, plural_name
+
+NUMBER_SERIES_OPTION = "$numberseries"
+IDEMPOTENCY_HEADER = "idempotency-key"
+_messages_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _state(request: Request) -> State:
+    state: State = request.app.state.redhorn
+    return state
+
+
+def _writable(state: State, request: Request, principal: Principal) -> tuple[Database, Table, int]:
+    """The company database and table a write names, after the same access rules as reads.
+
+    Raises:
+        ReadOnlyResource: `vbsys`, `Catalog`, or a view.
+    """
+    segment = request.path_params["database"]
+    database = resolve_licensed_database(state, segment, principal)
+    table = resolve_table(database, request.path_params["resource"])
+    if not segment.isdigit():
+        raise ReadOnlyResource(f"{database.name!r} is read-only; only company databases take writes")
+    if table.is_view:
+        raise ReadOnlyResource(f"{table.resource!r} is a view and cannot be written", target="resource")
+    return database, table, int(segment)
+
+
+def _context(state: State, principal: Principal, company_no: int) -> WriteContext:
+    connection = state.settings.visma_connection
+    return WriteContext(company_no, principal.context_user, connection.vbs_culture_id, connection.vbs_site_id)
+
+
+def _number_series(request: Request, table: Table, principal: Principal, company_no: int) -> dict[str, Any]:
+    """`$numberSeries=CustomerNo,SupplierNo`: each property with the user's interval for it, if any.
+
+    Raises:
+        InvalidQuery: another query option, or a property that is not a whole-number column.
+    """
+    suggest: dict[str, Any] = {}
+    intervals = {i.column_no: (i.interval_from, i.interval_to) for i in principal.number_series.get(company_no, ())}
+    for name, value in parse_qsl(request.url.query, keep_blank_values=True):
+        if name.lower() != NUMBER_SERIES_OPTION:
+            raise InvalidQuery(f"{name} cannot be used on a write; only $numberSeries", target=name)
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            column = table.column(part)
+            if column is None or column.kind != "integer":
+                message = f"{part!r} is not a whole-number property of {table.resource!r}"
+                raise InvalidQuery(message, target="$numberSeries")
+            suggest[column.name] = intervals.get(column.number) if column.number is not None else None
+    return suggest
+
+
+async def _read_body(request: Request, limit: int) -> Any:
+    """The decoded JSON body, refused as soon as it is known to be too large."""
+    content_type = request.headers.get("content-type")
+    decode_body(content_type, b"{}", max_bytes=limit)  # 415 before reading anything
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise BodyTooLarge(f"The body is larger than {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"The body is larger than {limit} bytes")
+        chunks.append(chunk)
+    return decode_body(content_type, b"".join(chunks), max_bytes=limit)
+
+
+def _line_table(database: Database, table: Table) -> Table | None:
+    """The table whose rows may be nested in `table`'s rows (an order's lines), if any."""
+    for line_table, head_table in LINE_TABLES.items():
+        lines = database.table_by_sql_name(line_table)
+        if head_table == table.sql_name and lines is not None:
+            return lines
+    return None
+
+
+def _new_row(
+    database: Database, table: Table, document: Any, suggest: dict[str, Any], limit: int
+) -> tuple[RowWrite, int]:
+    """One row to create with its nested lines, and how many rows that is."""
+    if not isinstance(document, dict):
+        raise MalformedBody(f"A row of {table.resource!r} must be a JSON object")
+    lines_table = _line_table(database, table)
+    nested = None
+    if lines_table is not None:
+        for name in list(document):
+            if name.lower() == lines_table.resource.lower():
+                nested = document.pop(name)
+    row = row_write(table, document, suggest=suggest)
+    if nested is None or lines_table is None:
+        return row, 1
+    if not isinstance(nested, list):
+        raise MalformedBody(f"{lines_table.resource!r} must be an array of rows", target=lines_table.resource)
+    if len(nested) + 1 > limit:
+        raise BodyTooLarge(f"A request creates at most {limit} rows")
+    link = tuple(column.sql_name for column in table.key)
+    linked = [column.name for column in lines_table.key[: len(link)]]
+    lines = tuple(row_write(lines_table, line, read_only=linked) for line in nested)
+    join = Join(lines_table.sql_name, link, lines, lines_table.number)
+    return RowWrite(row.steps, (join,)), 1 + len(lines)
+
+
+async def create_rows(request: Request) -> Response:
+    """POST /api/{companyNo}/{resource}: one row, or an array of rows created all or none."""
+    state, principal = _state(request), require_principal(request)
+    database, table, company_no = _writable(state, request, principal)
+    suggest = _number_series(request, table, principal, company_no)
+    settings = state.settings.writes
+    document = await _read_body(request, settings.max_body_bytes)
+    documents = document if isinstance(document, list) else [document]
+    if not documents:
+        raise MalformedBody("The body is an empty array: nothing to create")
+    rows, total = [], 0
+    for item in documents:
+        row, count = _new_row(database, table, item, suggest, settings.max_rows_per_request)
+        rows.append(row)
+        total += count
+        if total > settings.max_rows_per_request:
+            raise BodyTooLarge(f"A request creates at most {settings.max_rows_per_request} rows")
+    write = WriteRequest(
+        _context(state, principal, company_no),
+        (AddRows(table.sql_name, tuple(rows), table.number),),
+        projection=tuple(column.sql_name for column in table.key),
+    )
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return await _create(request, state, database, table, write, single=not isinstance(document, list))
+    scope = f"{principal.username}\n{database.name}\n{table.resource}"
+    digest = fingerprint(request.url.query.encode(), msgspec.json.encode(write))
+    _check_idempotency_key(key)
+    stored = await state.idempotency.claim(scope, key, digest)
+    if stored is not None:
+        return _replay(stored)
+    try:
+        response = await _create(request, state, database, table, write, single=not isinstance(document, list))
+    except BaseException:
+        await state.idempotency.release(scope, key)
+        raise
+    location, etag = response.headers.get("location"), response.headers.get("etag")
+    await state.idempotency.store(scope, key, StoredAnswer(response.status_code, bytes(response.body), location, etag))
+    return response
+
+
+def _check_idempotency_key(key: str) -> None:
+    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
+        raise InvalidQuery("Idempotency-Key must be 1 to 255 printable ASCII characters", target="Idempotency-Key")
+
+
+def _replay(stored: StoredAnswer) -> Response:
+    headers = {"Idempotent-Replayed": "true"}
+    if stored.location:
+        headers["Location"] = stored.location
+    if stored.etag:
+        headers["ETag"] = stored.etag
+    return Response(stored.body, status_code=stored.status, media_type=JSON, headers=headers)
+
+
+async def _create(
+    request: Request, state: State, database: Database, table: Table, write: WriteRequest, *, single: bool
+) -> Response:
+    result = await state.writer.execute(database.name, write)
+    keys = [_key_of(table, row) for row in result.rows]
+    lines_table = _line_table(database, table)
+    nested = lines_table is not None and any(row.joins for row in write.operations[0].rows)  # type: ignore[union-attr]
+    bodies, tag = [], ""
+    for segments in keys:
+        body = await _read_back(state, database, table, segments)
+        tag = tag or entity_tag(body)  # the row's own, as a GET of it shows, without its lines
+        if nested and lines_table is not None:
+            body = await _with_lines(state, database, table, lines_table, segments, body)
+        bodies.append(body)
+    base = str(request.url.replace(query="")).rstrip("/")
+    location = base + "/" + "/".join(quote(s, safe="") for s in keys[0])
+    if single:
+        headers = {"Location": location, "ETag": tag}
+        return Response(_answer(bodies[0], result), status_code=201, media_type=JSON, headers=headers)
+    return Response(_answer(b"[" + b",".join(bodies) + b"]", result), status_code=201, media_type=JSON)
+
+
+def _key_of(table: Table, row: dict[str, Any]) -> list[str]:
+    return [str(row[column.sql_name]) for column in table.key]
+
+
+async def _read_back(state: State, database: Database, table: Table, segments: list[str]) -> bytes:
+    body = await read_row(state, database.name, plan_get(table, segments, None, json_rows=_json_rows(state)))
+    if body is None:  # deleted again between the write and the read
+        raise RowNotFound(f"No row of {table.resource!r} has the key {'/'.join(segments)!r}")
+    return body
+
+
+def _json_rows(state: State) -> bool:
+    return state.engine.dialect.renders_json_rows
+
+
+async def _with_lines(
+    state: State, database: Database, head: Table, lines: Table, segments: list[str], body: bytes
+) -> bytes:
+    """The head's JSON with its lines read back under the lines' resource name."""
+    link = {column.name: value for column, value in zip(lines.key, segments, strict=False)}
+    rows = await read_rows_where(state, database.name, lines, link)
+    name = msgspec.json.encode(plural_name(lines))
+    return body[:-1] + b"," + name + b":[" + b",".join(rows) + b"]}"
+
+
+def _answer(value: bytes, result: WriteResult) -> bytes:
+    messages = [m for m in result.messages if m.severity != "error"]
+    return b'{"value":' + value + b',"messages":' + _messages_encoder.encode(messages) + b"}"
+
+
+def _key_values(table: Table, request: Request) -> tuple[list[str], tuple[Assign, ...]]:
+    """The key from the path, as segments and as the values the writer selects the row by.
+
+    Raises:
+        InvalidKey: too few or too many segments, or one that is not a value of its column.
+    """
+    segments = key_segments(request)
+    values = plan_get(table, segments, None).key_values or ()
+    return segments, tuple(Assign(c.sql_name, v, c.number) for c, v in zip(table.key, values, strict=True))
+
+
+async def _expectation(
+    request: Request, state: State, database: Database, table: Table, segments: list[str]
+) -> tuple[Assign, ...] | None:
+    """`If-Match`: the row's values as the client saw them, to be checked in the write's transaction.
+
+    Raises:
+        RowNotFound: the row does not exist.
+        PreconditionFailed: the row's current ETag is not among those `If-Match` names.
+    """
+    header = request.headers.get("if-match")
+    if header is None:
+        return None
+    current = await _read_back(state, database, table, segments)
+    tags = [tag.strip() for tag in header.split(",")]
+    if "*" in tags:
+        return None
+    if entity_tag(current) not in tags and f"W/{entity_tag(current)}" not in tags:
+        raise PreconditionFailed(
+            f"The row of {table.resource!r} has changed since it was read (If-Match)", target="If-Match"
+        )
+    values = msgspec.json.decode(current)
+    expected = []
+    for name, value in values.items():
+        column = table.column(name)
+        if column is not None and column.kind != "binary":
+            expected.append(Assign(column.sql_name, value, column.number))
+    return tuple(expected)
+
+
+async def update_row(request: Request) -> Response:
+    """PUT or PATCH /api/{companyNo}/{resource}/{key...}: the properties given, in body order."""
+    state, principal = _state(request), require_principal(request)
+    database, table, company_no = _writable(state, request, principal)
+    segments, key = _key_values(table, request)
+    suggest = _number_series(request, table, principal, company_no)
+    document = await _read_body(request, state.settings.writes.max_body_bytes)
+    if not isinstance(document, dict):
+        raise MalformedBody(f"The body of an update of {table.resource!r} must be a JSON object")
+    row = row_write(table, document, suggest=suggest)
+    expect = await _expectation(request, state, database, table, segments)
+    write = WriteRequest(
+        _context(state, principal, company_no),
+        (UpdateRow(table.sql_name, key, row, table.number, expect),),
+        projection=tuple(column.sql_name for column in table.key),
+    )
+    result = await state.writer.execute(database.name, write)
+    body = await _read_back(state, database, table, segments)
+    return Response(_answer(body, result), media_type=JSON, headers={"ETag": entity_tag(body)})
+
+
+async def delete_row(request: Request) -> Response:
+    """DELETE /api/{companyNo}/{resource}/{key...}: 204; an order's lines go with it."""
+    state, principal = _state(request), require_principal(request)
+    database, table, company_no = _writable(state, request, principal)
+    segments, key = _key_values(table, request)
+    for name, _ in parse_qsl(request.url.query, keep_blank_values=True):
+        raise InvalidQuery(f"{name} cannot be used on a delete", target=name)
+    expect = await _expectation(request, state, database, table, segments)
+    write = WriteRequest(
+        _context(state, principal, company_no), (DeleteRow(table.sql_name, key, table.number, expect),)
+    )
+    await state.writer.execute(database.name, write)
+    return Response(status_code=204)
