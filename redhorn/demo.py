@@ -687,6 +687,8 @@ def build_company(path: Path, dictionary: Dictionary, *, scale: float, seed: int
             set_default_interval(connection, table, column, interval, column_no=column_no)
         connection.execute('CREATE INDEX "Ord_CustNo" ON "Ord" ("CustNo")')
         connection.execute('CREATE INDEX "Actor_CustNo" ON "Actor" ("CustNo")')
+        connection.execute('CREATE INDEX "Actor_SupNo" ON "Actor" ("SupNo")')
+        connection.execute('CREATE INDEX "PrDcMat_ProdNo" ON "PrDcMat" ("ProdNo", "CustNo")')
 
     _write_database(path, fill)
 

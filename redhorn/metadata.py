@@ -42,20 +42,19 @@ class Table(msgspec.Struct, frozen=True):
     is_view: bool = False
     known: bool = True
     by_name: dict[str, Column] = {}
+    by_sql_name: dict[str, Column] = {}
 
     def __post_init__(self) -> None:
         self.by_name.update({column.name.lower(): column for column in self.columns})
+        self.by_sql_name.update({column.sql_name.lower(): column for column in self.columns})
 
     def column(self, name: str) -> Column | None:
         """The column whose property name is `name`, in any letter case."""
         return self.by_name.get(name.lower())
 
     def column_by_sql_name(self, sql_name: str) -> Column | None:
-        lowered = sql_name.lower()
-        for column in self.columns:
-            if column.sql_name.lower() == lowered:
-                return column
-        return None
+        """The column whose SQL name is `sql_name`, in any letter case (writes address columns so)."""
+        return self.by_sql_name.get(sql_name.lower())
 
 
 class Database(msgspec.Struct, frozen=True):

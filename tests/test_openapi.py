@@ -86,3 +86,20 @@ async def test_swagger_ui_is_served_from_local_assets(client: httpx.AsyncClient)
     for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "oauth2-redirect.html"):
         response = await client.get(f"/swagger/static/{asset}")
         assert response.status_code == 200 and len(response.content) > 500, asset
+
+
+async def test_company_resources_document_their_writes(client: httpx.AsyncClient):
+    document = (await client.get("/swagger/v1/swagger.json?company=9999")).json()
+    paths = document["paths"]
+    assert set(paths["/api/{companyNo}/orders"]) == {"get", "post"}
+    assert set(paths["/api/{companyNo}/orders/{OrderNo}"]) == {"get", "put", "patch", "delete"}
+    create = paths["/api/{companyNo}/orders"]["post"]
+    assert {p["name"] for p in create["parameters"]} >= {"$numberSeries", "Idempotency-Key"}
+    assert {"201", "409", "413", "415", "422", "502"} <= set(create["responses"])
+    order_write = document["components"]["schemas"]["OrderWrite"]
+    assert order_write["properties"]["OrderLines"]["items"] == {"$ref": "#/components/schemas/OrderLineWrite"}
+    assert order_write["additionalProperties"] is False
+    update = paths["/api/{companyNo}/orders/{OrderNo}"]["patch"]
+    assert "If-Match" in {p["name"] for p in update["parameters"]} and "412" in update["responses"]
+    assert set(paths["/api/vbsys/companies"]) == {"get"}, "vbsys is read-only"
+    assert set(paths["/api/{companyNo}/customers"]) == {"get"}, "views are read-only"

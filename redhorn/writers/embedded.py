@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -155,7 +156,7 @@ class _Transaction:
     # Adding -------------------------------------------------------------------------------------
 
     def _add(self, table: Table, row: RowWrite, head: dict[str, Any] | None, foreign_key: tuple[str, ...]) -> RowState:
-        state = self._state(table, {column.sql_name: not_set(column) for column in table.columns}, head)
+        state = self._state(table, dict(_not_set_row(table)), head)
         for link in foreign_key:
             state.values[link] = head[link] if head is not None else state.values[link]
         rules.on_new_row(state)
@@ -180,6 +181,9 @@ class _Transaction:
         child = self._table(join.table)
         if LINE_TABLES.get(child.sql_name) != head.table.sql_name:
             raise InvalidValue(f"Rows of {child.resource!r} cannot be nested in {head.table.resource!r}")
+        link = tuple(column.sql_name for column in child.key[: len(head.table.key)])
+        if join.foreign_key != link:
+            raise InvalidValue(f"Rows of {child.resource!r} join {head.table.resource!r} by {', '.join(link)}")
         for row in join.rows:
             head.messages.extend(self._add(child, row, head=head.values, foreign_key=join.foreign_key).messages)
 
@@ -215,13 +219,9 @@ class _Transaction:
         return int(highest or 0) + 1
 
     def _insert(self, table: Table, values: dict[str, Any]) -> None:
-        names = list(values)
-        sql = (
-            f"INSERT INTO {quote(table.sql_name)} ({', '.join(quote(n) for n in names)}) "
-            f"VALUES ({', '.join('?' for _ in names)})"
-        )
+        sql = insert_statement(table.sql_name, tuple(values))
         try:
-            self.connection.execute(sql, [bind(values[n]) for n in names])
+            self.connection.execute(sql, [v if type(v) in PLAIN else bind(v) for v in values.values()])
         except sqlite3.IntegrityError as exc:
             raise _integrity_error(table, values, exc) from None
 
@@ -326,6 +326,30 @@ def wire_value(column: Column, value: Any) -> Any:
     if isinstance(value, str) and column.kind == "datetime":
         return dt.datetime.fromisoformat(value)
     return value
+
+
+# Values sqlite3 binds as they are.
+PLAIN = frozenset((int, str, float, bytes, type(None)))
+
+
+@functools.lru_cache(maxsize=1024)
+def insert_statement(table: str, columns: tuple[str, ...]) -> str:
+    """The INSERT of these columns, made once: the same tables and columns come again and again."""
+    names, marks = ", ".join(quote(n) for n in columns), ", ".join("?" * len(columns))
+    return f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"
+
+
+_not_set_rows: dict[int, tuple[Table, dict[str, Any]]] = {}
+
+
+def _not_set_row(table: Table) -> dict[str, Any]:
+    """A new row of `table` before any assignment, remembered per table (metadata never changes in place)."""
+    entry = _not_set_rows.get(id(table))
+    if entry is None or entry[0] is not table:
+        if len(_not_set_rows) > 4096:
+            _not_set_rows.clear()
+        entry = _not_set_rows[id(table)] = (table, {column.sql_name: not_set(column) for column in table.columns})
+    return entry[1]
 
 
 def not_set(column: Column) -> Any:

@@ -15,6 +15,7 @@ Rules only touch columns the database really has, so a company database without,
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from redhorn.writers.model import Message
 # go when the head is deleted, and the head's totals follow them.
 LINE_TABLES: dict[str, str] = {"OrdLn": "Ord"}
 
-# What an order takes from its customer (or supplier): order column <- associate column.
+# What an order takes from its customer (or supplier): order column <- associate column; the
+# exchange rate then comes from the currency's row.
 ORDER_FROM_ASSOCIATE = (
     ("Nm", "Nm"),
     ("Ad1", "Ad1"),
@@ -84,22 +86,28 @@ class RowState:
         source = self.database.table_by_sql_name(table)
         if source is None:
             return None
-        present = [c for c in columns if source.column_by_sql_name(c) is not None]
-        if not present:
-            return {}
-        select = ", ".join(quote(c) for c in present)
-        row = self.connection.execute(
-            f"SELECT {select} FROM {quote(source.sql_name)} WHERE {quote(where)} = ? LIMIT 1", (value,)
-        ).fetchone()
+        present = tuple(c for c in columns if source.column_by_sql_name(c) is not None)
+        row = self.connection.execute(_lookup_statement(source.sql_name, present, where), (value,)).fetchone()
         return None if row is None else dict(zip(present, row, strict=True))
 
 
 Rule = Callable[[RowState], None]
 
 
+@functools.lru_cache(maxsize=256)
+def _lookup_statement(table: str, columns: tuple[str, ...], where: str) -> str:
+    select = ", ".join(quote(c) for c in columns) or "1"
+    return f"SELECT {select} FROM {quote(table)} WHERE {quote(where)} = ? LIMIT 1"
+
+
 def quote(name: str) -> str:
     """A SQLite identifier in double quotes (names come from the metadata, never from a client)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def _origins(pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """The source columns of (target, source) pairs, each once, in order."""
+    return tuple(dict.fromkeys(origin for _, origin in pairs))
 
 
 def _copy(state: RowState, source: dict[str, Any], pairs: Iterable[tuple[str, str]]) -> list[str]:
@@ -116,22 +124,37 @@ def _fill_from_associate(role: str, number_column: str) -> Rule:
         number = state.values.get(number_column)
         if not number:
             return
-        associate = state.lookup("Actor", {origin for _, origin in ORDER_FROM_ASSOCIATE}, number_column, number)
+        associate = state.lookup("Actor", _origins(ORDER_FROM_ASSOCIATE), number_column, number)
         if associate is None:
             name = state.property_name(number_column)
             raise InvalidValue(f"No associate has {name} {number}", target=name)
         filled = _copy(state, associate, ORDER_FROM_ASSOCIATE)
+        if _exchange_rate(state):
+            filled.append(state.property_name("ExRt"))
         if filled:
             state.messages.append(Message("info", f"{', '.join(filled)} filled in from {role} {number}"))
 
     return rule
 
 
+def _exchange_rate(state: RowState) -> bool:
+    """An order's exchange rate from its currency's row; whether one was found."""
+    currency = state.lookup("Cur", ("ExRt",), "CurNo", state.values.get("Cur"))
+    if not currency or "ExRt" not in currency or not state.has("ExRt"):
+        return False
+    state.values["ExRt"] = currency["ExRt"]
+    return True
+
+
+def _currency(state: RowState) -> None:
+    _exchange_rate(state)
+
+
 def _fill_from_product(state: RowState) -> None:
     product_no = state.values.get("ProdNo")
     if not product_no:
         return
-    product = state.lookup("Prod", {origin for _, origin in LINE_FROM_PRODUCT}, "ProdNo", product_no)
+    product = state.lookup("Prod", _origins(LINE_FROM_PRODUCT), "ProdNo", product_no)
     if product is None:
         name = state.property_name("ProdNo")
         raise InvalidValue(f"No product has {name} {product_no!r}", target=name)
@@ -191,8 +214,7 @@ def _line_amount(state: RowState) -> None:
 def _join_head(state: RowState) -> None:
     """A line written on its own names its order: the order must exist, and the line takes from it."""
     order_no = state.values.get("OrdNo")
-    wanted = {origin for _, origin in LINE_FROM_HEAD} | {"CustNo", "OrdDt"}
-    head = state.lookup("Ord", wanted, "OrdNo", order_no)
+    head = state.lookup("Ord", (*_origins(LINE_FROM_HEAD), "CustNo", "OrdDt"), "OrdNo", order_no)
     if head is None:
         name = state.property_name("OrdNo")
         raise InvalidValue(f"No order has {name} {order_no}", target=name)
@@ -204,6 +226,7 @@ def _join_head(state: RowState) -> None:
 ASSIGNMENT_RULES: dict[tuple[str, str], tuple[Rule, ...]] = {
     ("Ord", "CustNo"): (_fill_from_associate("customer", "CustNo"),),
     ("Ord", "SupNo"): (_fill_from_associate("supplier", "SupNo"),),
+    ("Ord", "Cur"): (_currency,),
     ("OrdLn", "OrdNo"): (_join_head,),
     ("OrdLn", "ProdNo"): (_fill_from_product,),
     ("OrdLn", "NoInvoAb"): (_line_amount,),

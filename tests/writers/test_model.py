@@ -123,3 +123,35 @@ def test_the_contract_file_is_the_schema_of_the_model():
     if os.environ.get("REDHORN_UPDATE_GOLDEN") == "1":
         CONTRACT.write_text(text)
     assert CONTRACT.read_text() == text, "run with REDHORN_UPDATE_GOLDEN=1 after changing the model"
+
+
+async def test_the_executor_takes_only_tables_columns_and_links_the_metadata_has(demo_folder, tmp_path):
+    """The contract arrives from the network at a bridge: names in it never reach SQL unchecked."""
+    import shutil
+
+    from redhorn.crawler import crawl
+    from redhorn.dictionary import load_dictionary
+    from redhorn.engines.sqlite import SqliteEngine
+    from redhorn.writers.embedded import EmbeddedExecutor
+    from redhorn.writers.model import Join, Operation, UpdateRow
+
+    for database in demo_folder.glob("*.db"):
+        shutil.copy(database, tmp_path / database.name)
+    engine = SqliteEngine(tmp_path)
+    metadata = await crawl(engine, load_dictionary())
+    await engine.close()
+    executor = EmbeddedExecutor(engine.path_of, lambda name: metadata.databases[name])
+    context = WriteContext(9999, "system")
+    bad: list[Operation] = [
+        AddRows('Actor"; DROP TABLE "Ord', (RowWrite((Assign("Nm", "x"),)),)),
+        AddRows("Actor", (RowWrite((Assign('Nm" = 1; --', "x"),)),)),
+        AddRows("Ord", (RowWrite((), (Join("OrdLn", ('OrdNo"--',), (RowWrite(()),)),)),)),
+        AddRows("Ord", (RowWrite((), (Join("Actor", ("ActNo",), (RowWrite(()),)),)),)),
+        UpdateRow("Actor", (Assign("Nope", 1),), RowWrite(())),
+    ]
+    try:
+        for operation in bad:
+            with pytest.raises((UnknownProperty, InvalidValue)):
+                await executor.execute("F9999", WriteRequest(context, (operation,)))
+    finally:
+        await executor.close()

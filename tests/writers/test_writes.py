@@ -63,6 +63,8 @@ async def test_properties_are_assigned_in_body_order(writer_client: httpx.AsyncC
         customer["CurrencyNo"],
         customer["PaymentTerms"],
     )
+    currency = (await writer_client.get(f"/api/9999/currencies/{customer['CurrencyNo']}")).json()
+    assert order["ExchangeRate"] == currency["ExchangeRate"], "the rate of the customer's currency"
     assert order["OrderDate"] == 0 and order["InvoiceNo"] == "", "columns not given are Visma's 'not set'"
     messages = second.json()["messages"]
     assert any("filled in from customer" in m["text"] and m["severity"] == "info" for m in messages)

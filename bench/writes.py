@@ -1,0 +1,129 @@
+"""Creates per second through redhorn's writer, against plain sqlite3 INSERTs of the same rows.
+
+Two workloads, each from 50 concurrent clients (wrk) against one redhorn process on plain HTTP
+behind the trusted-proxy header: a single associate (its key from the number series), and an
+order with 20 nested lines (its number from the series, each line's description, unit and price
+looked up from the product, amounts and the order total computed). The floor is what SQLite
+itself does with the same rows: one connection inserting each create in its own transaction, in
+the same journal mode and durability as the writer (WAL, synchronous NORMAL). Every round starts
+a fresh server; figures are medians over the rounds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+from bench import servers
+from bench.wrk import Load, run_wrk
+
+ROUNDS = 3
+SECONDS = 5
+CLIENTS = 50
+LINES = 20
+FORWARDED = {"X-Forwarded-Proto": "https"}
+
+
+def _token(port: int) -> str:
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/oauth/token",
+        data={"grant_type": "password", "username": servers.BENCH_USER[0], "password": servers.BENCH_USER[1]},
+        headers=FORWARDED,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
+
+
+def _bodies(products: list[str]) -> dict[str, bytes]:
+    associate = {"Name": "Bench Associate AS", "AddressLine1": "Storgata 1", "PostCode": "0155", "CountryNo": 47}
+    lines = [{"ProductNo": product, "Quantity": 1 + n % 7} for n, product in enumerate(products[:LINES])]
+    order = {"CustomerNo": 10_100, "OrderDate": 20261128, "OrderLines": lines}
+    return {"associates": msgspec.json.encode(associate), "orders": msgspec.json.encode(order)}
+
+
+def _floor(path: Path, workload: str, seconds: float) -> float:
+    """Creates per second that SQLite manages for the same rows, one transaction per create."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.execute("PRAGMA journal_mode = WAL")
+    connection.execute("PRAGMA synchronous = NORMAL")
+    table = "Actor" if workload == "associates" else "Ord"
+    (width,) = connection.execute(f"SELECT COUNT(*) FROM pragma_table_info('{table}')").fetchone()
+    (line_width,) = connection.execute("SELECT COUNT(*) FROM pragma_table_info('OrdLn')").fetchone()
+    (next_key,) = connection.execute(f'SELECT MAX(rowid) + 1000000 FROM "{table}"').fetchone()
+    head = f'INSERT INTO "{table}" VALUES ({", ".join("?" * width)})'
+    line = f'INSERT INTO "OrdLn" VALUES ({", ".join("?" * line_width)})'
+    creates, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        key = next_key + creates
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute(head, (key, *["x"] * 1, *[0] * (width - 2)))
+        if workload == "orders":
+            connection.executemany(line, [(key, n, "P", "Text", *[1] * (line_width - 4)) for n in range(1, LINES + 1)])
+        connection.execute("COMMIT")
+        creates += 1
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return creates / elapsed
+
+
+def bench_writes(work: Path) -> dict[str, Any]:
+    from redhorn.demo import build_demo
+
+    data = work / "writes-data"
+    build_demo(data, scale=0.05)
+    with sqlite3.connect(data / "F9999.db") as connection:
+        products = [row[0] for row in connection.execute('SELECT "ProdNo" FROM "Prod" ORDER BY 1 LIMIT 20')]
+    bodies = _bodies(products)
+    settings_file = servers.bench_settings(
+        work / "writes",
+        VismaConnection={"VismaDbConnectionString": f"Engine=sqlite;Data Source={data}"},
+        Writes={"IdempotencyDatabase": str(work / "writes" / "idempotency.db")},
+    )
+    loads: dict[str, list[Load]] = {name: [] for name in bodies}
+    floors: dict[str, list[float]] = {name: [] for name in bodies}
+    for round_no in range(ROUNDS):
+        with servers.redhorn(settings_file, tls=False) as port:
+            headers = {**FORWARDED, "Authorization": "Bearer " + _token(port), "Content-Type": "application/json"}
+            for name, body in bodies.items():
+                url = f"http://127.0.0.1:{port}/api/9999/{name}"
+                check = httpx.post(url, content=body, headers=headers)
+                if check.status_code != 201:
+                    raise SystemExit(f"redhorn refused the {name} body: {check.text}")
+                loads[name].append(
+                    run_wrk(url, seconds=SECONDS, connections=CLIENTS, headers=headers, method="POST", body=body)
+                )
+        for name in bodies:
+            floors[name].append(_floor(data / "F9999.db", name, SECONDS / 2))
+        print(f"  round {round_no + 1}/{ROUNDS} done", flush=True)
+    results: dict[str, Any] = {}
+    print(f"\nCreates per second, {CLIENTS} concurrent clients, one redhorn process (median of {ROUNDS} rounds)")
+    print(f"  {'':26} {'redhorn/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'sqlite3/s':>10} {'ratio':>7}")
+    for name in bodies:
+        load = Load(
+            statistics.median(x.requests_per_second for x in loads[name]),
+            statistics.median(x.p50_ms for x in loads[name]),
+            statistics.median(x.p99_ms for x in loads[name]),
+            sum(x.errors for x in loads[name]),
+        )
+        floor = statistics.median(floors[name])
+        label = "associate" if name == "associates" else f"order with {LINES} lines"
+        ratio = load.requests_per_second / floor
+        print(
+            f"  {label:26} {load.requests_per_second:10.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} {load.errors:7d}"
+            f" {floor:10.0f} {ratio:7.3f}"
+        )
+        results[label] = {
+            "redhorn_creates_per_second": load.requests_per_second,
+            "p50_ms": load.p50_ms,
+            "p99_ms": load.p99_ms,
+            "errors": load.errors,
+            "sqlite3_inserts_per_second": floor,
+            "redhorn_over_sqlite3": ratio,
+        }
+    return results
