@@ -364,3 +364,23 @@ async def test_writes_need_authentication(write_setup: WriteSetup):
     async with running_client(write_setup.settings(), write_setup.folder, auth=None) as anonymous:
         response = await anonymous.post("/api/9999/associates", json={"Name": "x"})
     assert response.status_code == 401 and error_of(response)["code"] == "AuthenticationRequired"
+
+
+async def test_rows_with_text_keys_and_visma_dates(writer_client: httpx.AsyncClient):
+    product = await a_product(writer_client, skip=5)
+    path = f"/api/9999/products/{product['ProductNo']}"
+    changed = await writer_client.patch(path, json={"Information2": "Kept dry"})
+    assert changed.status_code == 200, changed.text
+    row = changed.json()["value"]
+    assert row["Information2"] == "Kept dry" and row["ProductNo"] == product["ProductNo"]
+    assert row["ChangedDate"] >= product["ChangedDate"] and row["ChangedDate"] > 20260000, "Visma's change date"
+    lower = await writer_client.put(path.lower(), json={"ProductNo": product["ProductNo"], "Information4": "x"})
+    assert lower.status_code == 200, "keys match without regard to case, as Visma's do"
+
+
+async def test_a_request_creates_at_most_the_configured_rows(writer_client: httpx.AsyncClient):
+    response = await writer_client.post("/api/9999/associates", json=[{"Name": str(n)} for n in range(1001)])
+    assert response.status_code == 413 and error_of(response)["code"] == "BodyTooLarge"
+    lines = [{"ProductNo": "x"}] * 1000
+    nested = await writer_client.post("/api/9999/orders", json={"OrderLines": lines})
+    assert nested.status_code == 413, "the order and its lines count together"
