@@ -112,6 +112,15 @@ def floor() -> Iterator[int]:
 
 
 @contextlib.contextmanager
+def write_floor(database: Path) -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "uvicorn"), "bench.write_floor:app", "--port", str(port), "--no-access-log"]
+    args += ["--log-level", "warning"]
+    with process(args, port, env={"DATA": str(database)}) as ready:
+        yield ready
+
+
+@contextlib.contextmanager
 def datasette(database: Path) -> Iterator[int]:
     port = free_port()
     args = [str(BIN / "datasette"), "serve", str(database), "--port", str(port), "--host", "127.0.0.1"]

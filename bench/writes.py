@@ -3,10 +3,11 @@
 Two workloads, each from 50 concurrent clients (wrk) against one redhorn process on plain HTTP
 behind the trusted-proxy header: a single associate (its key from the number series), and an
 order with 20 nested lines (its number from the series, each line's description, unit and price
-looked up from the product, amounts and the order total computed). The floor is what SQLite
-itself does with the same rows: one connection inserting each create in its own transaction, in
-the same journal mode and durability as the writer (WAL, synchronous NORMAL). Every round starts
-a fresh server; figures are medians over the rounds.
+looked up from the product, amounts and the order total computed). Two floors, measured in the
+same rounds: what SQLite itself does with the same rows (one connection inserting each create
+in its own transaction, in the writer's journal mode and durability: WAL, synchronous NORMAL),
+and a hand-written Starlette endpoint inserting the body's row over HTTP with no rules
+(`bench/write_floor.py`). Every round starts fresh servers; figures are medians over the rounds.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ def bench_writes(work: Path) -> dict[str, Any]:
     )
     loads: dict[str, list[Load]] = {name: [] for name in bodies}
     floors: dict[str, list[float]] = {name: [] for name in bodies}
+    http_floors: dict[str, list[Load]] = {name: [] for name in bodies}
     for round_no in range(ROUNDS):
         with servers.redhorn(settings_file, tls=False) as port:
             headers = {**FORWARDED, "Authorization": "Bearer " + _token(port), "Content-Type": "application/json"}
@@ -98,32 +100,51 @@ def bench_writes(work: Path) -> dict[str, Any]:
                 loads[name].append(
                     run_wrk(url, seconds=SECONDS, connections=CLIENTS, headers=headers, method="POST", body=body)
                 )
+        with servers.write_floor(data / "F9999.db") as port:
+            for name, body in bodies.items():
+                url = f"http://127.0.0.1:{port}/api/9999/{name}"
+                plain = {"Content-Type": "application/json"}
+                if httpx.post(url, content=body, headers=plain).status_code != 201:
+                    raise SystemExit(f"the write floor refused the {name} body")
+                http_floors[name].append(
+                    run_wrk(url, seconds=SECONDS, connections=CLIENTS, headers=plain, method="POST", body=body)
+                )
         for name in bodies:
             floors[name].append(_floor(data / "F9999.db", name, SECONDS / 2))
         print(f"  round {round_no + 1}/{ROUNDS} done", flush=True)
     results: dict[str, Any] = {}
-    print(f"\nCreates per second, {CLIENTS} concurrent clients, one redhorn process (median of {ROUNDS} rounds)")
-    print(f"  {'':26} {'redhorn/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'sqlite3/s':>10} {'ratio':>7}")
+    print(f"\nCreates per second, {CLIENTS} concurrent clients, one process each (median of {ROUNDS} rounds)")
+    print(
+        f"  {'':24} {'redhorn/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6} {'HTTP floor/s':>12}"
+        f" {'sqlite3/s':>9} {'/HTTP floor':>11} {'/sqlite3':>8}"
+    )
     for name in bodies:
-        load = Load(
-            statistics.median(x.requests_per_second for x in loads[name]),
-            statistics.median(x.p50_ms for x in loads[name]),
-            statistics.median(x.p99_ms for x in loads[name]),
-            sum(x.errors for x in loads[name]),
-        )
+        load, http_floor = _median(loads[name]), _median(http_floors[name])
         floor = statistics.median(floors[name])
         label = "associate" if name == "associates" else f"order with {LINES} lines"
-        ratio = load.requests_per_second / floor
+        rate = load.requests_per_second
         print(
-            f"  {label:26} {load.requests_per_second:10.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} {load.errors:7d}"
-            f" {floor:10.0f} {ratio:7.3f}"
+            f"  {label:24} {rate:9.0f} {load.p50_ms:7.2f} {load.p99_ms:7.2f} {load.errors:6d}"
+            f" {http_floor.requests_per_second:12.0f} {floor:9.0f}"
+            f" {rate / http_floor.requests_per_second:11.3f} {rate / floor:8.3f}"
         )
         results[label] = {
-            "redhorn_creates_per_second": load.requests_per_second,
+            "redhorn_creates_per_second": rate,
             "p50_ms": load.p50_ms,
             "p99_ms": load.p99_ms,
-            "errors": load.errors,
+            "errors": load.errors + http_floor.errors,
+            "http_floor_creates_per_second": http_floor.requests_per_second,
             "sqlite3_inserts_per_second": floor,
-            "redhorn_over_sqlite3": ratio,
+            "redhorn_over_http_floor": rate / http_floor.requests_per_second,
+            "redhorn_over_sqlite3": rate / floor,
         }
     return results
+
+
+def _median(loads: list[Load]) -> Load:
+    return Load(
+        statistics.median(x.requests_per_second for x in loads),
+        statistics.median(x.p50_ms for x in loads),
+        statistics.median(x.p99_ms for x in loads),
+        sum(x.errors for x in loads),
+    )

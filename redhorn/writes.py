@@ -160,6 +160,7 @@ async def create_rows(request: Request) -> Response:
         total += count
         if total > settings.max_rows_per_request:
             raise BodyTooLarge(f"A request creates at most {settings.max_rows_per_request} rows")
+    nested, single = any(row.joins for row in rows), not isinstance(document, list)
     write = WriteRequest(
         _context(state, principal, company_no),
         (AddRows(table.sql_name, tuple(rows), table.number),),
@@ -167,7 +168,7 @@ async def create_rows(request: Request) -> Response:
     )
     key = request.headers.get(IDEMPOTENCY_HEADER)
     if key is None:
-        return await _create(request, state, database, table, write, single=not isinstance(document, list))
+        return await _create(request, state, database, table, write, nested=nested, single=single)
     scope = f"{principal.username}\n{database.name}\n{table.resource}"
     digest = fingerprint(request.url.query.encode(), msgspec.json.encode(write))
     _check_idempotency_key(key)
@@ -175,7 +176,7 @@ async def create_rows(request: Request) -> Response:
     if stored is not None:
         return _replay(stored)
     try:
-        response = await _create(request, state, database, table, write, single=not isinstance(document, list))
+        response = await _create(request, state, database, table, write, nested=nested, single=single)
     except BaseException:
         await state.idempotency.release(scope, key)
         raise
@@ -199,12 +200,19 @@ def _replay(stored: StoredAnswer) -> Response:
 
 
 async def _create(
-    request: Request, state: State, database: Database, table: Table, write: WriteRequest, *, single: bool
+    request: Request,
+    state: State,
+    database: Database,
+    table: Table,
+    write: WriteRequest,
+    *,
+    nested: bool,
+    single: bool,
 ) -> Response:
+    """Run the create, read its rows back (with their nested lines when the body had some) and answer 201."""
     result = await state.writer.execute(database.name, write)
     keys = [_key_of(table, row) for row in result.rows]
     lines_table = _line_table(database, table)
-    nested = lines_table is not None and any(row.joins for row in write.operations[0].rows)  # type: ignore[union-attr]
     bodies, tag = [], ""
     for segments in keys:
         body = await _read_back(state, database, table, segments)

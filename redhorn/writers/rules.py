@@ -178,7 +178,7 @@ def _price(state: RowState, product_no: str) -> tuple[Any, Any] | None:
     matrix = state.database.table_by_sql_name("PrDcMat")
     if matrix is None or any(matrix.column_by_sql_name(c) is None for c in ("ProdNo", "CustNo", "SalePr", "SaleDcP")):
         return None
-    head = state.head or {}
+    head = state.head or state.lookup("Ord", ("CustNo", "OrdDt"), "OrdNo", state.values.get("OrdNo")) or {}
     customer = head.get("CustNo") or 0
     day = head.get("OrdDt") or state.today
     dated = all(matrix.column_by_sql_name(c) is not None for c in ("FrDt", "ToDt"))

@@ -5,6 +5,7 @@ Each test runs with the embedded executor and again through the VBS transport an
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -376,6 +377,8 @@ async def test_rows_with_text_keys_and_visma_dates(writer_client: httpx.AsyncCli
     assert row["ChangedDate"] >= product["ChangedDate"] and row["ChangedDate"] > 20260000, "Visma's change date"
     lower = await writer_client.put(path.lower(), json={"ProductNo": product["ProductNo"], "Information4": "x"})
     assert lower.status_code == 200, "keys match without regard to case, as Visma's do"
+    same = await writer_client.patch(path, json={"ProductNo": product["ProductNo"].lower()})
+    assert same.status_code == 200 and same.json()["value"]["ProductNo"] == product["ProductNo"]
 
 
 async def test_a_request_creates_at_most_the_configured_rows(writer_client: httpx.AsyncClient):
@@ -384,3 +387,38 @@ async def test_a_request_creates_at_most_the_configured_rows(writer_client: http
     lines = [{"ProductNo": "x"}] * 1000
     nested = await writer_client.post("/api/9999/orders", json={"OrderLines": lines})
     assert nested.status_code == 413, "the order and its lines count together"
+
+
+async def test_a_customer_gets_their_own_price_and_discount(writer_client: httpx.AsyncClient):
+    own = await writer_client.get(
+        "/api/9999/priceanddiscountmatrices",
+        params={"$filter": "CustomerNo gt 0 and ToDate eq 0 and FromDate le 20261128", "$orderby": "LineNo desc"},
+    )
+    prices = own.json()["value"]
+    assert prices, "the demo has customers' own prices"
+    price = prices[0]
+    same = [p for p in prices if (p["CustomerNo"], p["ProductNo"]) == (price["CustomerNo"], price["ProductNo"])]
+    chosen = max(same, key=lambda p: (p["FromDate"], p["LineNo"]))
+    body = {
+        "CustomerNo": price["CustomerNo"],
+        "OrderDate": 20261128,
+        "OrderLines": [{"ProductNo": price["ProductNo"], "Quantity": 2}],
+    }
+    response = await writer_client.post("/api/9999/orders", json=body)
+    assert response.status_code == 201, response.text
+    line = response.json()["value"]["OrderLines"][0]
+    assert (line["PriceInCurrency"], line["DiscountPercent1"]) == (
+        chosen["SalesPrice1InCurrency"],
+        chosen["SalesDiscountPercent"],
+    )
+    general = await writer_client.get(
+        "/api/9999/priceanddiscountmatrices",
+        params={"$filter": f"CustomerNo eq 0 and ProductNo eq '{price['ProductNo']}'"},
+    )
+    today = int(dt.date.today().strftime("%Y%m%d"))
+    rows = general.json()["value"]
+    valid = [p for p in rows if p["FromDate"] <= today and (p["ToDate"] == 0 or p["ToDate"] >= today)]
+    expected = max(valid, key=lambda p: (p["FromDate"], p["LineNo"]))
+    other = await writer_client.post("/api/9999/orders", json={"OrderLines": [{"ProductNo": price["ProductNo"]}]})
+    line = other.json()["value"]["OrderLines"][0]
+    assert line["PriceInCurrency"] == expected["SalesPrice1InCurrency"], "no customer: the latest general price"
