@@ -258,7 +258,7 @@ class _Transaction:
         for step in operation.row.steps:
             column = _column(table, step.column)
             if column.sql_name in keys:
-                if isinstance(step, Suggest) or not same_value(current[column.sql_name], step.value):
+                if isinstance(step, Suggest) or not same_key(current[column.sql_name], step.value):
                     raise KeyImmutable(
                         f"{column.name!r} is part of the key and cannot change ({current[column.sql_name]!r})",
                         target=column.name,
@@ -374,6 +374,13 @@ def bind(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def same_key(stored: Any, given: Any) -> bool:
+    """Whether a key value names the same row: as `same_value`, text without regard to case (as Visma's keys)."""
+    if isinstance(stored, str) and isinstance(given, str):
+        return stored.casefold() == given.casefold()
+    return same_value(stored, given)
 
 
 def same_value(stored: Any, given: Any) -> bool:
