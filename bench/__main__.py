@@ -36,21 +36,13 @@ from typing import Any
 import httpx
 
 from bench import servers
+from bench.servers import bearer_token
 from bench.writes import bench_writes
-from bench.wrk import Load, run_wrk
+from bench.wrk import Load, median_load, run_wrk
 
 ROUNDS = 5
 RESULTS = servers.ROOT / "bench" / "results"
-FORWARDED = {"X-Forwarded-Proto": "https"}
-
-
-def median_load(loads: list[Load]) -> Load:
-    return Load(
-        statistics.median(load.requests_per_second for load in loads),
-        statistics.median(load.p50_ms for load in loads),
-        statistics.median(load.p99_ms for load in loads),
-        sum(load.errors for load in loads),
-    )
+FORWARDED = servers.FORWARDED
 
 
 def check_equivalent(urls: dict[str, str], headers: dict[str, dict[str, str]]) -> None:
@@ -73,16 +65,6 @@ def print_table(title: str, loads: dict[str, Load]) -> None:
     print(f"  {'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
     for name, load in loads.items():
         print(f"  {name:34} {load.requests_per_second:9.0f} {load.p50_ms:8.2f} {load.p99_ms:8.2f} {load.errors:7d}")
-
-
-def bearer_token(port: int) -> str:
-    response = httpx.post(
-        f"http://127.0.0.1:{port}/api/oauth/token",
-        data={"grant_type": "password", "username": servers.BENCH_USER[0], "password": servers.BENCH_USER[1]},
-        headers=FORWARDED,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
 
 
 Contenders = dict[str, tuple[str, str | None]]

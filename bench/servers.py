@@ -54,6 +54,20 @@ def process(args: list[str], port: int, env: dict[str, str] | None = None) -> It
 
 
 BENCH_USER = ("bench", "bench-password")
+FORWARDED = {"X-Forwarded-Proto": "https"}
+
+
+def bearer_token(port: int) -> str:
+    """A token for the bench user from a redhorn on plain HTTP behind the trusted-proxy header."""
+    import httpx
+
+    response = httpx.post(
+        f"http://127.0.0.1:{port}/api/oauth/token",
+        data={"grant_type": "password", "username": BENCH_USER[0], "password": BENCH_USER[1]},
+        headers=FORWARDED,
+    )
+    response.raise_for_status()
+    return str(response.json()["access_token"])
 
 
 def bench_settings(folder: Path, **sections: Any) -> Path:

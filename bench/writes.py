@@ -22,23 +22,13 @@ import httpx
 import msgspec
 
 from bench import servers
-from bench.wrk import Load, run_wrk
+from bench.wrk import Load, median_load, run_wrk
 
 ROUNDS = 3
 SECONDS = 5
 CLIENTS = 50
 LINES = 20
-FORWARDED = {"X-Forwarded-Proto": "https"}
-
-
-def _token(port: int) -> str:
-    response = httpx.post(
-        f"http://127.0.0.1:{port}/api/oauth/token",
-        data={"grant_type": "password", "username": servers.BENCH_USER[0], "password": servers.BENCH_USER[1]},
-        headers=FORWARDED,
-    )
-    response.raise_for_status()
-    return str(response.json()["access_token"])
+FORWARDED = servers.FORWARDED
 
 
 def _bodies(products: list[str]) -> dict[str, bytes]:
@@ -91,7 +81,8 @@ def bench_writes(work: Path) -> dict[str, Any]:
     http_floors: dict[str, list[Load]] = {name: [] for name in bodies}
     for round_no in range(ROUNDS):
         with servers.redhorn(settings_file, tls=False) as port:
-            headers = {**FORWARDED, "Authorization": "Bearer " + _token(port), "Content-Type": "application/json"}
+            token = servers.bearer_token(port)
+            headers = {**FORWARDED, "Authorization": "Bearer " + token, "Content-Type": "application/json"}
             for name, body in bodies.items():
                 url = f"http://127.0.0.1:{port}/api/9999/{name}"
                 check = httpx.post(url, content=body, headers=headers)
@@ -119,7 +110,7 @@ def bench_writes(work: Path) -> dict[str, Any]:
         f" {'sqlite3/s':>9} {'/HTTP floor':>11} {'/sqlite3':>8}"
     )
     for name in bodies:
-        load, http_floor = _median(loads[name]), _median(http_floors[name])
+        load, http_floor = median_load(loads[name]), median_load(http_floors[name])
         floor = statistics.median(floors[name])
         label = "associate" if name == "associates" else f"order with {LINES} lines"
         rate = load.requests_per_second
@@ -139,12 +130,3 @@ def bench_writes(work: Path) -> dict[str, Any]:
             "redhorn_over_sqlite3": rate / floor,
         }
     return results
-
-
-def _median(loads: list[Load]) -> Load:
-    return Load(
-        statistics.median(x.requests_per_second for x in loads),
-        statistics.median(x.p50_ms for x in loads),
-        statistics.median(x.p99_ms for x in loads),
-        sum(x.errors for x in loads),
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -54,3 +55,13 @@ def run_wrk(
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return Load(rps, p50, p99, errors)
+
+
+def median_load(loads: list[Load]) -> Load:
+    """The median of each figure over rounds; errors are summed, since any error matters."""
+    return Load(
+        statistics.median(load.requests_per_second for load in loads),
+        statistics.median(load.p50_ms for load in loads),
+        statistics.median(load.p99_ms for load in loads),
+        sum(load.errors for load in loads),
+    )

@@ -25,7 +25,7 @@ from redhorn.metadata import Database, Table
 from redhorn.query import plan_get
 from redhorn.resolve import resolve_table
 from redhorn.state import State
-from redhorn.writers.body import decode_body, row_write
+from redhorn.writers.body import decode_body, require_json, row_write
 from redhorn.writers.errors import BodyTooLarge, MalformedBody, PreconditionFailed, ReadOnlyResource
 from redhorn.writers.idempotency import StoredAnswer, fingerprint
 from redhorn.writers.model import (
@@ -95,7 +95,7 @@ def _number_series(request: Request, table: Table, principal: Principal, company
 async def _read_body(request: Request, limit: int) -> Any:
     """The decoded JSON body, refused as soon as it is known to be too large."""
     content_type = request.headers.get("content-type")
-    decode_body(content_type, b"{}", max_bytes=limit)  # 415 before reading anything
+    require_json(content_type)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise BodyTooLarge(f"The body is larger than {limit} bytes")

@@ -33,15 +33,24 @@ INTEGER_RANGES = {
 }
 
 
+def require_json(content_type: str | None) -> None:
+    """Refuse a body that is not JSON by its media type, before reading it.
+
+    Raises:
+        UnsupportedMediaType: not `application/json` (or a `+json` type).
+    """
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaType(f"The body must be application/json, not {media or 'missing'!r}")
+
+
 def decode_body(content_type: str | None, body: bytes, *, max_bytes: int) -> Any:
     """The JSON document of a write's body, objects as insertion-ordered dicts.
 
     Raises:
         UnsupportedMediaType, BodyTooLarge, MalformedBody.
     """
-    media = (content_type or "").split(";")[0].strip().lower()
-    if media != "application/json" and not media.endswith("+json"):
-        raise UnsupportedMediaType(f"The body must be application/json, not {media or 'missing'!r}")
+    require_json(content_type)
     if len(body) > max_bytes:
         raise BodyTooLarge(f"The body is larger than {max_bytes} bytes")
     try:
@@ -175,7 +184,7 @@ def _decimal(column: Column, value: Any) -> Decimal:
     if column.scale is not None and places > column.scale:
         raise InvalidValue(f"{name!r} has at most {column.scale} decimal places, got {places}", target=name)
     if column.precision is not None:
-        whole_digits = len(number.as_tuple().digits) - places
+        whole_digits = max(number.adjusted() + 1, 0) if number else 0  # 1.5E+300 has 301 of them
         if whole_digits > column.precision - (column.scale or 0):
             raise InvalidValue(f"{name!r} is too large for decimal({column.precision},{column.scale})", target=name)
     return number

@@ -22,7 +22,7 @@ import pytest
 
 from redhorn.demo import build_demo
 from redhorn.settings import Settings, parse_settings
-from tests.conftest import TEST_SCALE, deep_merge, free_port, running_client, settings_document
+from tests.conftest import TEST_SCALE, deep_merge, free_port, running_client, settings_document, stop
 
 WRITERS = ["embedded", "vbs"]
 VBS_USER = ("vbsint", "integration-secret")
@@ -79,15 +79,6 @@ def start_emulator(folder: Path, document: dict[str, Any]) -> tuple[subprocess.P
             raise RuntimeError(f"the emulator did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.05)
     return process, f"http://127.0.0.1:{port}/GenericService/redhorn", log
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="session", params=WRITERS)

@@ -82,6 +82,8 @@ def test_bodies_that_are_refused_before_reading_them(content_type, body, error):
         pytest.param({"OrderDate": 20261301}, InvalidValue, "OrderDate", id="no-such-date"),
         pytest.param({"ExchangeRate": 1.1234567}, InvalidValue, "ExchangeRate", id="decimal-scale"),
         pytest.param({"ExchangeRate": 10**23}, InvalidValue, "ExchangeRate", id="decimal-precision"),
+        pytest.param({"ExchangeRate": -1.7976931348623157e308}, InvalidValue, "ExchangeRate", id="huge-float"),
+        pytest.param({"ExchangeRate": 1.5e22}, InvalidValue, "ExchangeRate", id="exponent-precision"),
         pytest.param({"Approved": 1}, InvalidValue, "Approved", id="int-for-bool"),
         pytest.param({"Picture": "not base64!"}, InvalidValue, "Picture", id="bad-base64"),
         pytest.param({"OrderNo": 5}, InvalidValue, "OrderNo", id="read-only-key"),
@@ -98,6 +100,8 @@ def test_values_that_fit():
     assert coerce_value(ORDERS.columns[5], None) is None
     assert coerce_value(ORDERS.columns[3], 0) == 0 and coerce_value(ORDERS.columns[3], 20260229 - 1) == 20260228
     assert coerce_value(ORDERS.columns[4], Decimal("12.500000")) == Decimal("12.5")
+    assert coerce_value(ORDERS.columns[4], Decimal("9.99E+21")) == Decimal("9.99E+21"), "22 whole digits fit"
+    assert coerce_value(ORDERS.columns[4], Decimal("0.000001")) == Decimal("0.000001")
     assert coerce_value(ORDERS.columns[7], "AP8=") == b"\x00\xff"
     with pytest.raises(MalformedBody):
         row_write(ORDERS, [1, 2])

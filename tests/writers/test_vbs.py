@@ -15,8 +15,16 @@ import pytest
 
 from redhorn.demo import build_demo
 from redhorn.settings import parse_settings
-from tests.conftest import TEST_SCALE, deep_merge, free_port, require_odbc_driver, running_client, settings_document
-from tests.writers.conftest import VBS_USER, start_emulator, stop, write_document
+from tests.conftest import (
+    TEST_SCALE,
+    deep_merge,
+    free_port,
+    require_odbc_driver,
+    running_client,
+    settings_document,
+    stop,
+)
+from tests.writers.conftest import VBS_USER, start_emulator, write_document
 
 
 class _Bridge(http.server.BaseHTTPRequestHandler):
