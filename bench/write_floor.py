@@ -47,14 +47,23 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     await connection.close()
 
 
+async def _insert_head(
+    connection: aiosqlite.Connection, table: str, key_column: str, names: dict[str, str], document: dict[str, Any]
+) -> int:
+    """The next key as MAX + 1, and the row inserted under it (the caller holds the transaction)."""
+    cursor = await connection.execute(f'SELECT MAX("{key_column}") + 1 FROM "{table}"')
+    (key,) = await cursor.fetchone()  # type: ignore[misc]
+    sql, values = _insert(table, key_column, names, document, {})
+    await connection.execute(sql, [key, *values])
+    return int(key)
+
+
 async def associates(request: Request) -> Response:
     document = msgspec.json.decode(await request.body())
     connection: aiosqlite.Connection = request.app.state.connection
     async with request.app.state.lock:
         await connection.execute("BEGIN IMMEDIATE")
-        (key,) = await (await connection.execute('SELECT MAX("ActNo") + 1 FROM "Actor"')).fetchone()  # type: ignore[misc]
-        sql, values = _insert("Actor", "ActNo", ASSOCIATE, document, {})
-        await connection.execute(sql, [key, *values])
+        key = await _insert_head(connection, "Actor", "ActNo", ASSOCIATE, document)
         await connection.execute("COMMIT")
     body = {"value": {"AssociateNo": key, **document}}
     return Response(msgspec.json.encode(body), 201, media_type="application/json")
@@ -66,9 +75,7 @@ async def orders(request: Request) -> Response:
     connection: aiosqlite.Connection = request.app.state.connection
     async with request.app.state.lock:
         await connection.execute("BEGIN IMMEDIATE")
-        (key,) = await (await connection.execute('SELECT MAX("OrdNo") + 1 FROM "Ord"')).fetchone()  # type: ignore[misc]
-        sql, values = _insert("Ord", "OrdNo", ORDER, document, {})
-        await connection.execute(sql, [key, *values])
+        key = await _insert_head(connection, "Ord", "OrdNo", ORDER, document)
         rows = [_insert("OrdLn", "OrdNo", LINE, line, {"LnNo": n}) for n, line in enumerate(lines, start=1)]
         if rows:
             await connection.executemany(rows[0][0], [[key, *values] for _, values in rows])
