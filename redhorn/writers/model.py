@@ -18,6 +18,7 @@ addresses columns by number only; Data Model Extension columns have numbers in V
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Literal
 
 import msgspec
@@ -154,8 +155,13 @@ class WriteResult(msgspec.Struct, frozen=True, rename="camel"):
 
 
 def contract_schema() -> dict[str, Any]:
-    """The JSON Schema of the request and the result: the wire contract of the VBS transport."""
+    """The JSON Schema of the request and the result: the wire contract of the VBS transport.
+
+    Descriptions come from docstrings, whose indentation msgspec has handled differently from one
+    release to the next; they are cleaned here so the committed file depends on the model alone.
+    """
     _, components = msgspec.json.schema_components((WriteRequest, WriteResult), ref_template="#/$defs/{name}")
+    components = _clean_descriptions(components)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "redhorn VBS write contract",
@@ -163,3 +169,17 @@ def contract_schema() -> dict[str, Any]:
         "Visma host, which runs it through VBS and answers a WriteResult.",
         "$defs": components,
     }
+
+
+def _clean_descriptions(schema: Any) -> Any:
+    """`schema` with every `description` passed through `inspect.cleandoc`."""
+    if isinstance(schema, dict):
+        return {
+            key: inspect.cleandoc(value)
+            if key == "description" and isinstance(value, str)
+            else _clean_descriptions(value)
+            for key, value in schema.items()
+        }
+    if isinstance(schema, list):
+        return [_clean_descriptions(item) for item in schema]
+    return schema
