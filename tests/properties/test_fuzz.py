@@ -5,6 +5,7 @@ SQL injection attempts run against the demo and the data is read back unchanged 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -125,8 +126,14 @@ async def raw_get(app: Starlette, path: bytes, query: bytes) -> tuple[int, bytes
         "root_path": "",
     }
     messages: list[MutableMapping[str, Any]] = []
+    body_sent = False
+    client_stays = asyncio.Event()  # never set: like a server's, receive() waits after the body
 
     async def receive() -> dict[str, Any]:
+        nonlocal body_sent
+        if body_sent:
+            await client_stays.wait()
+        body_sent = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def send(message: MutableMapping[str, Any]) -> None:
