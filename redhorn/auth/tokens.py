@@ -9,6 +9,7 @@ them. Verified tokens are remembered per process (the check is pure, so remember
 
 from __future__ import annotations
 
+import math
 import time
 
 from joserfc import jwt
@@ -34,13 +35,17 @@ class TokenService:
         self._verified: dict[str, tuple[Principal, int]] = {}
 
     def issue(self, principal: Principal, *, now: float | None = None) -> str:
-        """A token for `principal`, valid for `lifetime_seconds` from `now`."""
-        issued = int(time.time() if now is None else now)
+        """A token for `principal`, valid for at least `lifetime_seconds` from `now`.
+
+        JWT times are whole seconds: the expiry is rounded up, so that a token never lives less
+        than its lifetime (rounded down, a one-second token issued late in a second lived a tenth).
+        """
+        moment = time.time() if now is None else now
         claims = {
             "iss": ISSUER,
             "sub": principal.username,
-            "iat": issued,
-            "exp": issued + self.lifetime_seconds,
+            "iat": math.floor(moment),
+            "exp": math.ceil(moment + self.lifetime_seconds),
             "pfp": self._users.fingerprint(principal.username),
         }
         return jwt.encode({"alg": ALGORITHM, "typ": "JWT"}, claims, self._key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import sys
 import time
@@ -243,15 +244,27 @@ def test_failed_logins_are_throttled(auth_server: Server):
         assert client.get("/api/9999/orders?$top=1").status_code == 200
 
 
+def claims_of(token: str) -> dict[str, Any]:
+    """A JWT's claims, read without verifying (the server verifies)."""
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
 def test_tokens_expire(tmp_path: Path, demo_folder: Path):
+    """Exact on both sides: a token lives at least its lifetime, and not a moment past its `exp`."""
     document = settings_document(
-        demo_folder, Tokens={"SigningKey": "expiry-key-0123456789abcdef", "LifetimeSeconds": 1}
+        demo_folder, Tokens={"SigningKey": "expiry-key-0123456789abcdef", "LifetimeSeconds": 2}
     )
     with start_server(tmp_path, document) as server:
+        asked = time.time()
         token = get_token(server, "demo", "demo-password")
+        expires = claims_of(token)["exp"]
+        assert expires >= asked + 2
         with server.client(auth=None) as client:
-            assert client.get("/api/9999/orders?$top=1", headers=bearer(token)).status_code == 200
-            time.sleep(1.5)
+            response = client.get("/api/9999/orders?$top=1", headers=bearer(token))
+            assert time.time() < expires, "the machine stalled for the token's whole lifetime"
+            assert response.status_code == 200
+            time.sleep(max(0.0, expires - time.time()) + 0.05)
             response = client.get("/api/9999/orders?$top=1", headers=bearer(token))
     assert_error_shape(response, 401, "InvalidToken")
     assert "expired" in response.json()["error"]["message"]

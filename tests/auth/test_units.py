@@ -37,6 +37,18 @@ def test_token_round_trip_and_expiry():
         fresh.tokens.verify(token, now=1_000_000 + 7200)
 
 
+@pytest.mark.parametrize("issued", [1_000_000.0, 1_000_000.01, 1_000_000.5, 1_000_000.99])
+def test_a_token_lives_at_least_its_lifetime_whenever_in_a_second_it_is_issued(issued: float):
+    """JWT times are whole seconds; rounding the expiry down once made a 1-second token live 0.01 s."""
+    authenticator = create_authenticator(settings_with([ALICE], Tokens={"LifetimeSeconds": 1}), b"k" * 32)
+    principal = authenticator.users.principal("alice")
+    assert principal is not None
+    token = authenticator.tokens.issue(principal, now=issued)
+    assert authenticator.tokens.verify(token, now=issued + 0.999) == principal
+    with pytest.raises(InvalidToken, match="expired"):
+        create_authenticator(settings_with([ALICE]), b"k" * 32).tokens.verify(token, now=issued + 2)
+
+
 @pytest.mark.parametrize(
     ("key", "users", "reason"),
     [
