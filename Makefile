@@ -1,34 +1,49 @@
 # redhorn — the commands. `make help` lists them.
+#
+# Every Python package comes from uv.lock, installed exactly (`uv sync --locked`): a dependency
+# released yesterday changes nothing until `make lock` takes it on purpose. uv itself is
+# bootstrapped at the version the lock holds (a test keeps the two equal), into .tools/.
 PYTHON ?= python3
+UV_VERSION := 0.13.8
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium curl
-APT_PACKAGES_BENCH := wrk
+APT_PACKAGES_BENCH := unixodbc libsqliteodbc wrk
+# The whole suite's limit; each test has its own (pytest-timeout, in pyproject.toml).
+SESSION_TIMEOUT_SECONDS ?= 2400
 
-.PHONY: help install run demo test check lint bench clean system-test system-bench
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+SYNC := $(UV) sync --locked --python $(PYTHON) --extra odbc
+
+.PHONY: help install run demo test check lint lock dist bench clean system-test system-bench
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(BIN)/python:
+$(UV):
 	@$(PYTHON) -c "import ensurepip" 2>/dev/null || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv)
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install -q "uv==$(UV_VERSION)"
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Each target installs what it needs and leaves what another installed (--inexact), except the
+# test environment, which is exactly the lock's runtime, odbc and test packages.
+$(VENV)/.synced-run: uv.lock pyproject.toml | $(UV)
+	$(SYNC) --inexact --no-default-groups
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[test,odbc]"
-	@touch $@ $(VENV)/.installed
+$(VENV)/.synced-test: uv.lock pyproject.toml | $(UV)
+	$(SYNC) --no-default-groups --group test
+	@touch $@ $(VENV)/.synced-run
 
-$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e ".[bench]"
-	@touch $@ $(VENV)/.installed
+$(VENV)/.synced-bench: uv.lock pyproject.toml | $(UV)
+	$(SYNC) --inexact --no-default-groups --group bench
+	@touch $@ $(VENV)/.synced-run
 
-install: $(VENV)/.installed ## create .venv and install redhorn
+install: $(VENV)/.synced-run ## create .venv and install redhorn from the lock
 
 run: install ## build the demo and a dev certificate if missing, serve https://127.0.0.1:8443
 	$(BIN)/redhorn demo --if-missing
@@ -47,22 +62,31 @@ system-bench:
 	@missing=""; for p in $(APT_PACKAGES_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; fi
 
-check: $(VENV)/.installed-test ## lint and type-check without changing anything
+lock: | $(UV) ## re-resolve uv.lock after a change to pyproject.toml; UPGRADE=1 takes every newer release
+	$(UV) lock $(if $(UPGRADE),--upgrade)
+
+check: $(VENV)/.synced-test ## the lock matches pyproject.toml; lint and type-check without changing anything
+	$(UV) lock --check
 	$(BIN)/ruff check redhorn tests bench app.py
 	$(BIN)/ruff format --check redhorn tests bench app.py
 	$(BIN)/mypy
 
-lint: $(VENV)/.installed-test ## fix what ruff can fix, format
+lint: $(VENV)/.synced-test ## fix what ruff can fix, format
 	$(BIN)/ruff check --fix redhorn tests bench app.py
 	$(BIN)/ruff format redhorn tests bench app.py
 
-test: system-test $(VENV)/.installed-test check ## install what the tests need and run the whole suite
-	$(BIN)/pytest --cov --cov-report=term
+test: system-test $(VENV)/.synced-test check ## install what the tests need and run the whole suite
+	$(BIN)/pytest --cov --cov-report=term --durations=15 --session-timeout=$(SESSION_TIMEOUT_SECONDS)
 
-bench: system-bench $(VENV)/.installed-bench ## benchmarks against the peers, on the full demo
+dist: $(VENV)/.synced-test ## build the sdist, the wheel and the locked requirements (with hashes) into dist/
+	$(UV) build --no-build-isolation --python $(BIN)/python --sdist --wheel --out-dir dist
+	$(UV) export --locked --no-default-groups --extra odbc --no-emit-project --format requirements.txt \
+		--output-file dist/requirements.txt
+
+bench: system-bench $(VENV)/.synced-bench ## benchmarks against the peers, on the full demo
 	$(BIN)/redhorn demo --if-missing
 	$(BIN)/redhorn dev-cert --if-missing
 	$(BIN)/python -m bench
 
-clean: ## remove the virtualenv, caches and the demo data
-	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage
+clean: ## remove the virtualenvs, caches, builds and the demo data
+	rm -rf $(VENV) $(TOOLS) dist build data .pytest_cache .mypy_cache .ruff_cache .coverage

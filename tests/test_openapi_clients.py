@@ -98,8 +98,11 @@ def test_a_generated_client_installs_and_reads_a_page_of_orders(docs_server: Ser
         [
             sys.executable,
             "-m",
+            "uv",
             "pip",
             "install",
+            "--python",
+            sys.executable,
             "-q",
             "--no-deps",
             "--no-build-isolation",
