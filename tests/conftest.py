@@ -21,6 +21,11 @@ from redhorn.demo import build_demo
 from redhorn.settings import Settings, parse_settings
 from redhorn.tls import make_development_certificate
 
+pytest.register_assert_rewrite("tests.processes")
+pytest_plugins = ["tests.processes"]
+
+from tests.processes import spawn, stop  # noqa: E402  (after its registration as a plugin)
+
 TEST_SCALE = 0.01  # 2,000 orders, 10,000 order lines: fast to build, big enough to page through
 DEMO_USER = ("demo", "demo-password")
 
@@ -179,7 +184,7 @@ def start_server(folder: Path, document: dict[str, Any], *extra_args: str, tls: 
         args.append("--no-tls")
     env = {key: value for key, value in os.environ.items() if not key.startswith("REDHORN_")}
     with log_file.open("wb") as log:
-        process = subprocess.Popen([*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = spawn([*args, *extra_args], stdout=log, stderr=subprocess.STDOUT, env=env)
     scheme = "https" if tls else "http"
     server = Server(f"{scheme}://127.0.0.1:{port}", certificate, process, log_file)
     try:
@@ -187,16 +192,6 @@ def start_server(folder: Path, document: dict[str, Any], *extra_args: str, tls: 
         yield server
     finally:
         stop(process)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask a server process to stop; kill it if it has not within ten seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _wait_until_ready(server: Server, tls: bool) -> None:

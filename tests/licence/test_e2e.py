@@ -17,6 +17,7 @@ import pytest
 
 from redhorn.licence import generate_key, issue_licence, load_private_key, load_public_key, verify_licence
 from tests.conftest import Server, free_port, settings_document, start_server
+from tests.processes import spawn, stop
 from tests.test_error_shape import assert_error_shape
 
 pytestmark = pytest.mark.e2e
@@ -110,7 +111,7 @@ def licence_service(issuer: dict[str, Any], port: int, log: Path) -> Iterator[st
     args = [sys.executable, "-m", "redhorn", "licence", "serve", "--key", str(issuer["folder"] / "issuer.pem")]
     args += ["--port", str(port), "--days", "365", "--log-level", "warning"]
     with log.open("ab") as output:
-        process = subprocess.Popen(args, stdout=output, stderr=subprocess.STDOUT)
+        process = spawn(args, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -119,8 +120,7 @@ def licence_service(issuer: dict[str, Any], port: int, log: Path) -> Iterator[st
             time.sleep(0.1)
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        stop(process)
 
 
 def wait_for(condition: Any, seconds: float = 20) -> None:

@@ -22,7 +22,8 @@ import pytest
 
 from redhorn.demo import build_demo
 from redhorn.settings import Settings, parse_settings
-from tests.conftest import TEST_SCALE, deep_merge, free_port, running_client, settings_document, stop
+from tests.conftest import TEST_SCALE, deep_merge, free_port, running_client, settings_document
+from tests.processes import spawn, stop
 
 WRITERS = ["embedded", "vbs"]
 VBS_USER = ("vbsint", "integration-secret")
@@ -67,7 +68,7 @@ def start_emulator(folder: Path, document: dict[str, Any]) -> tuple[subprocess.P
     settings_file.write_text(json.dumps(document))
     log = folder / f"emulator-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(
+        process = spawn(
             [sys.executable, "-m", "redhorn", "--settings", str(settings_file), "vbs-emulator", "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -75,7 +76,7 @@ def start_emulator(folder: Path, document: dict[str, Any]) -> tuple[subprocess.P
     deadline = time.monotonic() + 30
     while "Application startup complete" not in log.read_text(errors="replace"):
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop(process)
             raise RuntimeError(f"the emulator did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.05)
     return process, f"http://127.0.0.1:{port}/GenericService/redhorn", log

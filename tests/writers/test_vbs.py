@@ -22,8 +22,8 @@ from tests.conftest import (
     require_odbc_driver,
     running_client,
     settings_document,
-    stop,
 )
+from tests.processes import stop
 from tests.writers.conftest import VBS_USER, start_emulator, write_document
 
 
