@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 from collections.abc import AsyncIterator
+from importlib import metadata as package_metadata
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -43,7 +44,17 @@ from redhorn.writers.executor import create_writer
 from redhorn.writers.idempotency import IdempotencyStore
 
 logger = logging.getLogger("redhorn")
-VERSION = "0.1.0"
+
+
+def _installed_version() -> str:
+    """The version pyproject.toml gave the installed package; one source for the CLI, OpenAPI and health."""
+    try:
+        return package_metadata.version("redhorn")
+    except package_metadata.PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+VERSION = _installed_version()
 
 SETTINGS_ENV = "REDHORN_SETTINGS"
 

@@ -8,9 +8,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 
-from redhorn.application import SETTINGS_ENV, default_settings_file, root_of
+from redhorn.application import SETTINGS_ENV, VERSION, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.demo import build_demo, demo_exists
 from redhorn.engines.connect import create_engine
@@ -18,6 +19,8 @@ from redhorn.licence import LicenceError, generate_key, issue_licence, load_priv
 from redhorn.licence_renewal import write_atomically
 from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
 from redhorn.tls import make_development_certificate
+
+DEMO_SETTINGS = "demo_settings.json"
 
 
 def _settings_path(value: str | None) -> Path:
@@ -30,8 +33,18 @@ def _demo_folder(settings_file: Path) -> Path:
     return resolve_path(pairs.get("data source", "~/data"), root_of(settings_file))
 
 
+def write_demo_settings(settings_file: Path) -> None:
+    """The demo's settings file (shipped in the package, as config/appsettings.json is in the repository)."""
+    settings_file.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(settings_file, resources.files("redhorn").joinpath(DEMO_SETTINGS).read_text(encoding="utf-8"))
+
+
 def command_demo(args: argparse.Namespace) -> int:
-    folder = Path(args.folder).resolve() if args.folder else _demo_folder(_settings_path(args.settings))
+    settings_file = _settings_path(args.settings)
+    if not settings_file.exists():
+        write_demo_settings(settings_file)
+        print(f"Wrote the demo settings to {settings_file}")
+    folder = Path(args.folder).resolve() if args.folder else _demo_folder(settings_file)
     if args.if_missing and demo_exists(folder):
         print(f"Demo databases already in {folder}")
         return 0
@@ -210,6 +223,7 @@ def command_licence_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redhorn", description="A REST/OData API over Visma Business.")
+    parser.add_argument("--version", action="version", version=f"redhorn {VERSION}")
     parser.add_argument("--settings", help="settings file (default: $REDHORN_SETTINGS or config/appsettings.json)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -225,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=command_serve)
 
-    demo = commands.add_parser("demo", help="build the demo databases")
+    demo = commands.add_parser(
+        "demo", help="build the demo databases (and the demo's settings file, where there is none)"
+    )
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 = 200,000 orders and 1,000,000 order lines")
     demo.add_argument("--folder", help="where to write them (default: the settings' Data Source)")
     demo.add_argument("--if-missing", action="store_true")

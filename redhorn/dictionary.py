@@ -8,6 +8,7 @@ C corroborated, L low, G guessed) so that guesses stay visible.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -15,7 +16,10 @@ import msgspec
 
 DatabaseKind = Literal["company", "vbsys", "catalog"]
 
-DEFAULT_DICTIONARY = Path(__file__).resolve().parent.parent / "metadata" / "visma-business.json"
+# The repository's top-level metadata/ folder, mapped into the package at build time
+# (pyproject.toml), so that an installed wheel reads the same file as a checkout.
+DICTIONARY_PACKAGE = "redhorn._dictionary"
+DICTIONARY_FILE = "visma-business.json"
 
 
 class DictionaryColumn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -63,6 +67,14 @@ class Dictionary(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return None
 
 
-def load_dictionary(path: Path = DEFAULT_DICTIONARY) -> Dictionary:
-    """Read the dictionary file; a malformed one is a packaging bug and raises msgspec's error."""
-    return msgspec.json.decode(path.read_bytes(), type=Dictionary)
+def load_dictionary(path: Path | None = None) -> Dictionary:
+    """Read the dictionary shipped in the package, or the file at `path`.
+
+    A malformed dictionary is a packaging bug and raises msgspec's error.
+    """
+    data = (
+        path.read_bytes()
+        if path is not None
+        else resources.files(DICTIONARY_PACKAGE).joinpath(DICTIONARY_FILE).read_bytes()
+    )
+    return msgspec.json.decode(data, type=Dictionary)
