@@ -11,6 +11,7 @@ import contextlib
 import itertools
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiosqlite
@@ -19,6 +20,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+
+from redhorn.engines.sqlite import sqlite_uri
 
 SQL = "SELECT * FROM Ord ORDER BY OrdNo DESC LIMIT ?"
 encoder = msgspec.json.Encoder(decimal_format="number")
@@ -30,7 +33,7 @@ class Envelope(msgspec.Struct):
 
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[None]:
-    connection = await aiosqlite.connect(f"file:{os.environ['DATA']}?mode=ro", uri=True)
+    connection = await aiosqlite.connect(sqlite_uri(Path(os.environ["DATA"]), "ro"), uri=True)
     cursor = await connection.execute(SQL, (1,))
     names = [column[0] for column in cursor.description]
     await cursor.close()

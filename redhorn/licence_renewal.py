@@ -10,23 +10,25 @@ service at `LicenceServiceBaseUrl` for a new one:
 
 The answer is verified with the issuer's key before anything is written: same licence id and
 licensee, a later expiry. The file is replaced atomically (a temporary file in the same folder,
-fsync, rename, fsync of the folder), under an advisory lock so that of several workers on one
-host only one renews. Any failure keeps the old file, is logged without the licence's text, and
-is retried with a doubling pause; the API serves on until the old licence expires.
+fsync, rename, and on POSIX an fsync of the folder), under a lock file (filelock: `flock` on POSIX,
+`LockFileEx` on Windows) so that of several workers on one host only one renews. Any failure
+keeps the old file, is logged without the licence's text, and is retried with a doubling pause;
+the API serves on until the old licence expires.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import filelock
 import httpx
 import msgspec
 from joserfc.jwk import OKPKey
@@ -180,22 +182,26 @@ class LicenceKeeper:
             await self._client.aclose()
 
 
+# How long a replace waits for another process to let go of the file (Windows only, see below).
+REPLACE_RETRY_SECONDS = 2.0
+
+
 @contextlib.contextmanager
 def _exclusive(lock_path: Path) -> Iterator[bool]:
-    """An advisory lock between processes on one host; yields False if another process holds it."""
-    with lock_path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    """A lock between processes on one host; yields False at once if another process holds it."""
+    lock = filelock.FileLock(lock_path)
+    try:
+        lock.acquire(blocking=False)
+    except filelock.Timeout:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
 
 
-def write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str, *, retry_seconds: float = REPLACE_RETRY_SECONDS) -> None:
     """Replace `path` with `text` so that readers see the old file or the new one, never a part."""
     descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -203,13 +209,41 @@ def write_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        replace_when_free(Path(temporary), path, retry_seconds)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    folder = os.open(path.parent, os.O_RDONLY)
+    _sync_folder(path.parent)
+
+
+def replace_when_free(source: Path, target: Path, retry_seconds: float) -> None:
+    """`os.replace`, retried for up to `retry_seconds` while another process holds `target` open.
+
+    On Windows a file that another process has open (a worker reading the licence, a virus
+    scanner) cannot be replaced: the call fails with a sharing violation, a PermissionError, and
+    succeeds a moment later. POSIX never refuses this way, so there the first try is the only one.
+    """
+    deadline = time.monotonic() + retry_seconds
+    pause = 0.01
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable. POSIX only: Windows cannot open a folder as a file, and
+    NTFS journals the rename itself."""
+    if sys.platform == "win32":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
     try:
-        os.fsync(folder)
+        os.fsync(descriptor)
     finally:
-        os.close(folder)
+        os.close(descriptor)

@@ -23,11 +23,20 @@ from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
 
 
+def sqlite_uri(path: Path, mode: str) -> str:
+    """The SQLite URI of the file at `path`, opened in `mode` (`ro`, `rw`, `rwc`).
+
+    Built by pathlib, which percent-encodes what a URI would read otherwise: formatted by hand, a
+    `#` or `?` in a folder's name would end the path there and open another, empty database.
+    """
+    return f"{path.resolve().as_uri()}?mode={mode}"
+
+
 async def _open(path: Path) -> aiosqlite.Connection:
     if not path.is_file():
         raise DatabaseUnavailable(f"Database file for {path.stem!r} is missing")
     try:
-        connection = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        connection = await aiosqlite.connect(sqlite_uri(path, "ro"), uri=True, check_same_thread=False)
         await connection.execute("PRAGMA query_only = 1")
     except sqlite3.Error as exc:
         raise DatabaseUnavailable(f"Database {path.stem!r} cannot be opened") from exc

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from redhorn.engines.sqlite import sqlite_uri
 from redhorn.writers.errors import WriterUnavailable
 
 T = TypeVar("T")
@@ -73,7 +74,7 @@ class SqliteWriter:
                 raise WriterUnavailable(f"Database {self.path.stem!r} is missing", headers={"Retry-After": "5"})
             mode = "rwc" if self.create else "rw"
             connection = sqlite3.connect(
-                f"file:{self.path}?mode={mode}", uri=True, isolation_level=None, timeout=self.busy_timeout
+                sqlite_uri(self.path, mode), uri=True, isolation_level=None, timeout=self.busy_timeout
             )
             with contextlib.suppress(sqlite3.OperationalError):  # another process may hold it; it is WAL already
                 connection.execute("PRAGMA journal_mode = WAL")
