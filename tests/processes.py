@@ -76,6 +76,10 @@ def _interrupt_on_sigterm(signal_number: int, frame: FrameType | None) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     atexit.register(stop_all)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A shell without job control starts background commands with SIGINT ignored, and Python
+        # keeps that: such a run could not be interrupted, nor could the servers it started.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     if sys.platform != "win32":
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
 
