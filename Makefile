@@ -10,12 +10,14 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium curl
+APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium libatomic1 curl
 APT_PACKAGES_BENCH := unixodbc libsqliteodbc wrk
 # The whole suite's limit; each test has its own (pytest-timeout, in pyproject.toml).
 SESSION_TIMEOUT_SECONDS ?= 2400
 
 export UV_PYTHON_DOWNLOADS := never
+# Trust the machine's certificate store (a company's TLS-inspecting proxy lives there), not uv's own.
+export UV_SYSTEM_CERTS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 SYNC := $(UV) sync --locked --python $(PYTHON) --extra odbc
 
