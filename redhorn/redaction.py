@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote_plus
 
 from redhorn.auth.backends import CREDENTIAL_PARAMETERS
 
-_PARAMETER = re.compile(
-    r"(?i)([?&](?:" + "|".join(re.escape(name) for name in sorted(CREDENTIAL_PARAMETERS)) + r")=)[^&\s\"]*"
-)
+_PARAMETER = re.compile(r"([?&])([^=&\s\"]*)=([^&\s\"]*)")
+_CREDENTIALS = frozenset(name.lower() for name in CREDENTIAL_PARAMETERS)
+
+
+def _blank_credential(match: re.Match[str]) -> str:
+    separator, name, _ = match.groups()
+    if unquote_plus(name).strip().lower() in _CREDENTIALS:  # `pass%77ord` is `password` once decoded
+        return f"{separator}{name}=***"
+    return match.group(0)
 
 
 def redact(text: str) -> str:
-    """`text` with the values of credential-like query parameters replaced by `***`."""
-    return _PARAMETER.sub(r"\1***", text)
+    """`text` with the values of credential-like query parameters replaced by `***`.
+
+    Names are compared after percent-decoding, as the server that refuses them decodes them.
+    """
+    if "=" not in text:
+        return text
+    return _PARAMETER.sub(_blank_credential, text)
 
 
 class RedactSecrets(logging.Filter):

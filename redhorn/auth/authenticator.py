@@ -3,7 +3,8 @@
 Both the `Authorization` header and the token endpoint come through here, so the rules are one:
 failures are throttled per username and client address; a username that does not exist costs what
 a wrong password costs; successful Basic checks are remembered under a keyed digest of the header
-(never the password itself), so a hashed password is not re-hashed on every request.
+(never the password itself), so a hashed password is not re-hashed on every request. The throttle
+decides before that memory is consulted: a locked-out address is refused even the right password.
 """
 
 from __future__ import annotations
@@ -53,10 +54,11 @@ class Authenticator:
             BasicAuthenticationNotAllowed: right, but the user must use a token.
             TooManyFailedLogins: see `login`.
         """
+        username, password = _decode_basic(encoded)
+        self.throttle.check(username, address)
         digest = hmac.digest(self._cache_key, encoded.encode("latin-1", "replace"), "sha256")
         principal = self._basic.get(digest)
         if principal is None:
-            username, password = _decode_basic(encoded)
             principal = await self.login(username, password, address)
             if len(self._basic) >= _CACHE_SIZE:
                 self._basic.clear()

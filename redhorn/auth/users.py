@@ -18,7 +18,11 @@ class UserDirectory:
         self._users: dict[str, ApiUser] = {user.username: user for user in settings.api_users}
         self._principals = {user.username: principal_of(user, settings) for user in settings.api_users}
         self._fingerprints = {user.username: _fingerprint(key, user) for user in settings.api_users}
-        self._dummy = DUMMY_HASH if any(is_hashed(user.password) for user in settings.api_users) else DUMMY_PLAIN
+        # With any hashed password, every check costs one Argon2 verify: a plain-password user's
+        # wrong guess would otherwise answer in microseconds, an unknown user's in a tenth of a
+        # second, and timing would tell which usernames exist.
+        self._any_hashed = any(is_hashed(user.password) for user in settings.api_users)
+        self._dummy = DUMMY_HASH if self._any_hashed else DUMMY_PLAIN
 
     def principal(self, username: str) -> Principal | None:
         return self._principals.get(username)
@@ -31,7 +35,10 @@ class UserDirectory:
     async def check_password(self, username: str, password: str) -> Principal | None:
         """The user's principal when the password is right, else None (same cost either way)."""
         user = self._users.get(username)
-        matches = await verify_password(user.password if user else self._dummy, password)
+        stored = user.password if user else self._dummy
+        matches = await verify_password(stored, password)
+        if self._any_hashed and not is_hashed(stored):
+            await verify_password(DUMMY_HASH, password)  # the cost of a hashed check, result unused
         return self._principals[username] if user is not None and matches else None
 
 
