@@ -68,13 +68,18 @@ def _query_pairs(request: Request) -> list[tuple[str, str]]:
 
 
 def _requested_page_size(request: Request, maximum: int) -> tuple[int, str | None]:
-    """The page size: `Prefer: odata.maxpagesize=N` when given and smaller than the maximum."""
+    """The page size: `Prefer: odata.maxpagesize=N` when given and smaller than the maximum.
+
+    A value that is not plain ASCII digits (`²` passes `str.isdigit`), or is longer than any page
+    could be, is not a preference redhorn can honour and is ignored, as RFC 7240 asks.
+    """
     prefer = request.headers.get("prefer")
     if prefer:
         for preference in prefer.split(","):
-            name, _, value = preference.strip().partition("=")
-            if name.strip().lower() == "odata.maxpagesize" and value.strip().isdigit():
-                size = min(max(int(value.strip()), 1), maximum)
+            name, _, raw = preference.strip().partition("=")
+            value = raw.strip()
+            if name.strip().lower() == "odata.maxpagesize" and value.isascii() and value.isdigit() and len(value) <= 9:
+                size = min(max(int(value), 1), maximum)
                 return size, f"odata.maxpagesize={size}"
     return maximum, None
 

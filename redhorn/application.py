@@ -9,7 +9,7 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import metadata as package_metadata
 from pathlib import Path
 
@@ -18,6 +18,8 @@ from starlette.authentication import AuthenticationBackend
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from redhorn import api, docs, writes
@@ -62,6 +64,20 @@ SETTINGS_ENV = "REDHORN_SETTINGS"
 def default_settings_file() -> Path:
     """`$REDHORN_SETTINGS`, else `config/appsettings.json` under the current directory."""
     return Path(os.environ.get(SETTINGS_ENV) or Path.cwd() / "config" / "appsettings.json").resolve()
+
+
+def _route_by_method(path: str, **handlers: Callable[[Request], Awaitable[Response]]) -> Route:
+    """One route for a path, dispatching on the method, so that a 405 lists every method the path takes.
+
+    Starlette answers 405 from the first route whose path matches; with a route per method that was
+    the GET route alone, and `Allow: GET, HEAD` on paths that also take writes.
+    """
+
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await handlers[method](request)
+
+    return Route(path, dispatch, methods=list(handlers))
 
 
 def root_of(settings_file: Path) -> Path:
@@ -184,15 +200,22 @@ def create_app(
         Mount(docs.STATIC_PATH, app=docs.static_files(), name="swagger-static"),
         Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
         Route("/api/{database}", api.list_resources, methods=["GET"]),
-        Route("/api/{database}/{resource}", api.list_rows, methods=["GET"]),
-        Route("/api/{database}/{resource}", writes.create_rows, methods=["POST"]),
-        Route("/api/{database}/{resource}/{key:path}", api.get_row, methods=["GET"]),
-        Route("/api/{database}/{resource}/{key:path}", writes.update_row, methods=["PUT", "PATCH"]),
-        Route("/api/{database}/{resource}/{key:path}", writes.delete_row, methods=["DELETE"]),
+        _route_by_method("/api/{database}/{resource}", GET=api.list_rows, POST=writes.create_rows),
+        _route_by_method(
+            "/api/{database}/{resource}/{key:path}",
+            GET=api.get_row,
+            PUT=writes.update_row,
+            PATCH=writes.update_row,
+            DELETE=writes.delete_row,
+        ),
     ]
     handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
     middleware = [
-        Middleware(RequestGuardMiddleware),
+        Middleware(
+            RequestGuardMiddleware,
+            max_query_string_bytes=loaded.query.max_query_string_bytes,
+            max_request_header_bytes=loaded.server.max_request_header_bytes,
+        ),
         Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies),
         Middleware(
             AuthenticationMiddleware,

@@ -63,6 +63,26 @@ class InvalidQuery(ApiError):
         self.position = position
 
 
+class QueryTooComplex(InvalidQuery):
+    """The database refused the statement as too deeply nested or too large to parse (400)."""
+
+    code = "QueryTooComplex"
+
+
+class QueryStringTooLong(ApiError):
+    """The query string is longer than `Query.MaxQueryStringBytes` (414)."""
+
+    status = 414
+    code = "QueryStringTooLong"
+
+
+class HeadersTooLarge(ApiError):
+    """The request's headers together are larger than `Server.MaxRequestHeaderBytes` (431)."""
+
+    status = 431
+    code = "RequestHeadersTooLarge"
+
+
 class InvalidKey(ApiError):
     """The key segments of a path do not fit the resource's primary key (400)."""
 

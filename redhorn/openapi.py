@@ -29,7 +29,9 @@ ERROR_STATUSES = {
     "401": "No credentials, or wrong ones",
     "403": "No access to this company or database, or plain HTTP",
     "404": "No such company, resource or row",
+    "414": "The query string is longer than the server takes (Query.MaxQueryStringBytes)",
     "429": "Too many failed logins from here",
+    "431": "The request's headers are larger than the server takes (Server.MaxRequestHeaderBytes)",
     "503": "The database is unavailable, the query ran too long, or no valid licence; retry after Retry-After",
 }
 WRITE_ERROR_STATUSES = {

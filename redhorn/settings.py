@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Annotated
 
 import msgspec
 
@@ -21,24 +22,39 @@ class SettingsError(Exception):
     """The settings file cannot be used; the message names the key and the line."""
 
 
+# Ranges checked when the file is read, so that a value that parses but cannot work (a page size
+# of 0, port 99999, an empty password) stops startup with the key and the line, not later.
+Count = Annotated[int, msgspec.Meta(ge=1)]
+Seconds = Annotated[float, msgspec.Meta(gt=0)]
+SecondsOrNever = Annotated[float, msgspec.Meta(ge=0)]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+CompanyNo = Annotated[int, msgspec.Meta(ge=1, le=9999)]
+ColumnNo = Annotated[int, msgspec.Meta(ge=1)]
+Required = Annotated[str, msgspec.Meta(min_length=1)]
+
+
 class _Section(msgspec.Struct, frozen=True, rename="pascal", forbid_unknown_fields=True):
     pass
 
 
 class NumberSerieInterval(_Section, frozen=True):
-    column_no: int
-    interval_from: int
-    interval_to: int
+    column_no: ColumnNo
+    interval_from: Annotated[int, msgspec.Meta(ge=1)]
+    interval_to: Annotated[int, msgspec.Meta(ge=1)]
+
+    def __post_init__(self) -> None:
+        if self.interval_from > self.interval_to:
+            raise ValueError(f"IntervalFrom {self.interval_from} is above IntervalTo {self.interval_to}")
 
 
 class AccessibleCompany(_Section, frozen=True):
-    company_no: int
+    company_no: CompanyNo
     number_serie_intervals: tuple[NumberSerieInterval, ...] = ()
 
 
 class ApiUser(_Section, frozen=True):
-    username: str
-    password: str
+    username: Required
+    password: Required
     vbs_context_user: str = ""
     allow_basic_authentication: bool = True
     allow_access_to_sys_db: bool = False
@@ -55,15 +71,15 @@ class ApiLicence(_Section, frozen=True):
     licence_service_base_url: str = ""
     # The licence issuer's Ed25519 public key: PEM text, or the path of a PEM file.
     issuer_public_key: str = ""
-    renew_days_before_expiry: float = 30.0
-    check_interval_seconds: float = 86400.0
+    renew_days_before_expiry: SecondsOrNever = 30.0
+    check_interval_seconds: Seconds = 86400.0
     # The first pause after a failed renewal; it doubles up to the check interval.
-    retry_seconds: float = 60.0
-    request_timeout_seconds: float = 10.0
+    retry_seconds: Seconds = 60.0
+    request_timeout_seconds: Seconds = 10.0
 
 
 class VismaConnection(_Section, frozen=True):
-    visma_db_connection_string: str
+    visma_db_connection_string: Required
     default_vbs_context_user: str = "system"
     vbs_integration_user: str = ""
     vbs_integration_user_password: str = ""
@@ -76,31 +92,35 @@ class VismaConnection(_Section, frozen=True):
 
 
 class ServerSettings(_Section, frozen=True):
-    host: str = "127.0.0.1"
-    port: int = 8443
+    host: Required = "127.0.0.1"
+    port: Port = 8443
     certificate_file: str = "~/config/dev-cert.pem"
     key_file: str = "~/config/dev-key.pem"
     # Addresses of reverse proxies whose X-Forwarded-Proto/-Host headers are believed.
     trusted_proxies: tuple[str, ...] = ()
+    # A request whose header names and values together are larger is refused with 431.
+    max_request_header_bytes: Count = 16_384
 
 
 class QuerySettings(_Section, frozen=True):
-    max_page_size: int = 1000
-    max_top: int = 100_000_000
-    max_filter_nodes: int = 100
-    max_filter_length: int = 4000
-    statement_timeout_seconds: float = 30.0
+    max_page_size: Count = 1000
+    max_top: Count = 100_000_000
+    max_filter_nodes: Count = 100
+    max_filter_length: Count = 4000
+    # A query string longer than this is refused with 414 before any option is parsed.
+    max_query_string_bytes: Count = 8192
+    statement_timeout_seconds: Seconds = 30.0
     # How often each database's schema version is read, to serve new tables and columns; 0: never.
-    schema_check_seconds: float = 60.0
+    schema_check_seconds: SecondsOrNever = 60.0
     # Connections per database; by default 1 for SQLite (more reader threads only fight over
     # Python's GIL and lose throughput) and 4 for ODBC.
-    pool_size: int | None = None
+    pool_size: Count | None = None
 
 
 class TokenSettings(_Section, frozen=True):
     # Signs access tokens and `$skiptoken`s; every worker and host of one installation shares it.
     signing_key: str = ""
-    lifetime_seconds: int = 7200
+    lifetime_seconds: Count = 7200
 
     def __repr__(self) -> str:
         return f"TokenSettings(lifetime_seconds={self.lifetime_seconds})"
@@ -108,26 +128,26 @@ class TokenSettings(_Section, frozen=True):
 
 class AuthenticationSettings(_Section, frozen=True):
     # Failed logins allowed per username and client address within the window, then 429.
-    max_failed_logins: int = 10
+    max_failed_logins: Count = 10
     # Failed logins allowed per client address (any usernames) within the window.
-    max_failed_logins_per_address: int = 50
-    failed_login_window_seconds: int = 300
+    max_failed_logins_per_address: Count = 50
+    failed_login_window_seconds: Count = 300
 
 
 class WriteSettings(_Section, frozen=True):
     # A write body larger than this is refused with 413 before it is read to the end.
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: Count = 1_048_576
     # Rows one request may create (an array of rows, or an order's nested lines, counted together).
-    max_rows_per_request: int = 1000
+    max_rows_per_request: Count = 1000
     # How long a write waits for another process's write to the same company database (embedded writer).
-    busy_timeout_seconds: float = 10.0
+    busy_timeout_seconds: Seconds = 10.0
     # How long an answer to a POST with an `Idempotency-Key` is kept and replayed.
-    idempotency_key_seconds: int = 86_400
+    idempotency_key_seconds: Count = 86_400
     # Where those answers are kept: a SQLite file every worker of the installation shares.
     idempotency_database: str = "~/data/redhorn-writes.db"
     # The VBS transport: time to connect, and to wait for VBS's answer.
-    vbs_connect_timeout_seconds: float = 5.0
-    vbs_timeout_seconds: float = 60.0
+    vbs_connect_timeout_seconds: Seconds = 5.0
+    vbs_timeout_seconds: Seconds = 60.0
 
 
 class Settings(_Section, frozen=True):

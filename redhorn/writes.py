@@ -97,7 +97,7 @@ async def _read_body(request: Request, limit: int) -> Any:
     content_type = request.headers.get("content-type")
     require_json(content_type)
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > limit):
         raise BodyTooLarge(f"The body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -170,7 +170,9 @@ async def create_rows(request: Request) -> Response:
     if key is None:
         return await _create(request, state, database, table, write, nested=nested, single=single)
     scope = f"{principal.username}\n{database.name}\n{table.resource}"
-    digest = fingerprint(request.url.query.encode(), msgspec.json.encode(write))
+    # The body's shape is part of the request: `[row]` and `row` answer differently.
+    shape = b"object" if single else b"array"
+    digest = fingerprint(request.url.query.encode(), shape, msgspec.json.encode(write))
     _check_idempotency_key(key)
     stored = await state.idempotency.claim(scope, key, digest)
     if stored is not None:

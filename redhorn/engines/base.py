@@ -1,8 +1,10 @@
 """What the rest of redhorn needs from a database engine, and nothing more.
 
-Engines map their driver's failures to two conditions the API understands: the database cannot be
-reached (`DatabaseUnavailable`, 503 with Retry-After) and a statement ran too long (`QueryTimeout`).
-Anything else a driver raises is a bug in the SQL we generated and surfaces as a logged 500.
+Engines map their driver's failures to three conditions the API understands: the database cannot be
+reached (`DatabaseUnavailable`, 503 with Retry-After), a statement ran too long (`QueryTimeout`),
+and a statement too deeply nested for the database's parser (`QueryTooComplex`, 400: the request
+asked for it). Anything else a driver raises is a bug in the SQL we generated and surfaces as a
+logged 500.
 """
 
 from __future__ import annotations
@@ -13,6 +15,22 @@ from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
 Row = tuple[Any, ...]
+
+# How SQLite and SQL Server say that a statement is too deep or too large to parse or plan.
+_TOO_COMPLEX = (
+    "parser stack overflow",  # SQLite
+    "expression tree is too large",  # SQLite
+    "too many sql variables",  # SQLite
+    "nested too deeply",  # SQL Server 191
+    "stack limit has been reached",  # SQL Server 8631
+    "ran out of internal resources",  # SQL Server 8623
+)
+
+
+def is_too_complex(message: str) -> bool:
+    """Whether a driver's error message says the statement was too complex for the database."""
+    lowered = message.lower()
+    return any(part in lowered for part in _TOO_COMPLEX)
 
 
 class Engine(Protocol):

@@ -19,9 +19,9 @@ from typing import Any
 import aioodbc
 import pyodbc
 
-from redhorn.engines.base import Row
+from redhorn.engines.base import Row, is_too_complex
 from redhorn.engines.pool import ConnectionPool, PooledEngine
-from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
@@ -117,6 +117,8 @@ class OdbcEngine(PooledEngine):
                     raise QueryTimeout("The query ran too long and was stopped by the database") from exc
                 if is_unavailable(exc):
                     raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
+                if is_too_complex(str(exc)):
+                    raise QueryTooComplex("The query is too deeply nested for the database") from exc
                 raise
             finally:
                 if work.done():

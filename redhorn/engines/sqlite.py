@@ -16,9 +16,9 @@ from typing import Any, cast
 
 import aiosqlite
 
-from redhorn.engines.base import Row
+from redhorn.engines.base import Row, is_too_complex
 from redhorn.engines.pool import ConnectionPool, PooledEngine
-from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
 
@@ -85,6 +85,8 @@ class SqliteEngine(PooledEngine):
                     raise QueryTimeout("The query was interrupted") from exc
                 if _is_unavailable(exc):
                     raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc
+                if is_too_complex(str(exc)):
+                    raise QueryTooComplex("The query is too deeply nested for the database") from exc
                 raise
             except sqlite3.DatabaseError as exc:
                 raise DatabaseUnavailable(f"Database {database!r} cannot be read") from exc

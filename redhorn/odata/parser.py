@@ -41,6 +41,12 @@ COMPARE_OPERATORS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le
 MAX_INTEGER = 2**63 - 1
 MAX_SKIP = 2**31 - 1
 MAX_DEPTH = 40
+# Function calls nest far less in real filters (`tolower(trim(Name))`) and cost a database's parser
+# more: 30 nested trim() overflowed SQLite's parser stack. Below what either dialect accepts.
+MAX_CALL_DEPTH = 8
+# $select and $orderby: no table has more columns than SQL Server's 1,024, nor longer names than 128.
+MAX_LIST_ITEMS = 1024
+MAX_NAME_LENGTH = 128
 
 
 class ODataError(InvalidQuery):
@@ -142,39 +148,48 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 def parse_select(text: str) -> tuple[str, ...]:
     """`$select=A,B` -> ("A", "B"); `*` alone selects everything and is returned as ()."""
-    names: list[str] = []
-    for part in text.split(","):
+    if text.strip() == "*":
+        return ()
+    parts = text.split(",", MAX_LIST_ITEMS)
+    if len(parts) > MAX_LIST_ITEMS:
+        raise ODataError(f"$select names more than {MAX_LIST_ITEMS} properties", target="$select")
+    names: dict[str, str] = {}  # lowered -> as written, first spelling kept, in order
+    for part in parts:
         name = part.strip()
-        if name == "*" and not names and text.strip() == "*":
-            return ()
-        if not _IDENTIFIER.fullmatch(name):
+        if len(name) > MAX_NAME_LENGTH or not _IDENTIFIER.fullmatch(name):
             raise ODataError(
-                f"$select expects a comma-separated list of property names, got {part!r}", target="$select"
+                f"$select expects a comma-separated list of property names, got {part[:MAX_NAME_LENGTH]!r}",
+                target="$select",
             )
-        if name.lower() not in (n.lower() for n in names):
-            names.append(name)
-    return tuple(names)
+        names.setdefault(name.lower(), name)
+    return tuple(names.values())
 
 
 def parse_order_by(text: str) -> tuple[OrderItem, ...]:
     """`$orderby=A desc,B` -> OrderItem("A", True), OrderItem("B", False)."""
+    parts = text.split(",", MAX_LIST_ITEMS)
+    if len(parts) > MAX_LIST_ITEMS:
+        raise ODataError(f"$orderBy names more than {MAX_LIST_ITEMS} properties", target="$orderBy")
     items: list[OrderItem] = []
+    seen: set[str] = set()
     offset = 0
-    for part in text.split(","):
+    for part in parts:
         words = part.split()
         position = offset + (len(part) - len(part.lstrip()))
         offset += len(part) + 1
-        if not words or len(words) > 2 or not _IDENTIFIER.fullmatch(words[0]):
+        if not words or len(words) > 2 or len(words[0]) > MAX_NAME_LENGTH or not _IDENTIFIER.fullmatch(words[0]):
+            shown = part.strip()[:MAX_NAME_LENGTH]
             raise ODataError(
-                f"$orderBy expects 'Property [asc|desc]' items separated by commas, got {part.strip()!r}",
+                f"$orderBy expects 'Property [asc|desc]' items separated by commas, got {shown!r}",
                 target="$orderBy",
                 position=position,
             )
         direction = words[1].lower() if len(words) == 2 else "asc"
         if direction not in ("asc", "desc"):
             raise ODataError(f"Unknown sort direction {words[1]!r} in $orderBy", target="$orderBy", position=position)
-        if any(item.name.lower() == words[0].lower() for item in items):
+        if words[0].lower() in seen:
             raise ODataError(f"Property {words[0]!r} appears twice in $orderBy", target="$orderBy", position=position)
+        seen.add(words[0].lower())
         items.append(OrderItem(words[0], direction == "desc", position))
     return tuple(items)
 
@@ -243,6 +258,7 @@ class _FilterParser:
         self.tokens = tokens
         self.index = 0
         self.depth = 0
+        self.call_depth = 0
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -362,6 +378,9 @@ class _FilterParser:
             raise self.error(f"Unknown function {name.text!r}", name)
         self.expect_punct("(")
         self.nested(name)
+        self.call_depth += 1
+        if self.call_depth > MAX_CALL_DEPTH:
+            raise self.error(f"$filter nests function calls more than {MAX_CALL_DEPTH} deep", name)
         args: list[Expression] = []
         if not (self.peek().kind == "punct" and self.peek().text == ")"):
             args.append(self.parse_or())
@@ -369,6 +388,7 @@ class _FilterParser:
                 self.advance()
                 args.append(self.parse_or())
         self.depth -= 1
+        self.call_depth -= 1
         self.expect_punct(")")
         if len(args) != FUNCTIONS[function]:
             raise self.error(f"{function}() takes {FUNCTIONS[function]} argument(s), got {len(args)}", name)

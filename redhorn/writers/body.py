@@ -24,6 +24,7 @@ from redhorn.writers.errors import BodyTooLarge, InvalidValue, MalformedBody, Un
 from redhorn.writers.model import Assign, RowWrite, Step, Suggest
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)
+MAX_BODY_DEPTH = 8
 INTEGER_RANGES = {
     "tinyint": (0, 255),
     "smallint": (-(2**15), 2**15 - 1),
@@ -54,9 +55,33 @@ def decode_body(content_type: str | None, body: bytes, *, max_bytes: int) -> Any
     if len(body) > max_bytes:
         raise BodyTooLarge(f"The body is larger than {max_bytes} bytes")
     try:
-        return _decoder.decode(body)
+        document = _decoder.decode(body)
     except msgspec.DecodeError as exc:
         raise MalformedBody(f"The body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise MalformedBody(f"The body nests deeper than {MAX_BODY_DEPTH} levels") from None
+    _require_shallow(document)
+    return document
+
+
+def _require_shallow(document: Any) -> None:
+    """Refuse a document nested deeper than any write can be, before anything walks it recursively.
+
+    The deepest write is an array of orders whose lines are objects: four levels. The walk keeps its
+    own stack, so no depth of input can exhaust Python's.
+
+    Raises:
+        MalformedBody: deeper than `MAX_BODY_DEPTH`.
+    """
+    stack: list[tuple[Any, int]] = [(document, 1)]
+    while stack:
+        value, depth = stack.pop()
+        children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth + 1 > MAX_BODY_DEPTH:
+                    raise MalformedBody(f"The body nests deeper than {MAX_BODY_DEPTH} levels")
+                stack.append((child, depth + 1))
 
 
 def row_write(
