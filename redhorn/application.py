@@ -9,7 +9,7 @@ import hmac
 import logging
 import os
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import metadata as package_metadata
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from starlette.authentication import AuthenticationBackend
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
@@ -32,7 +32,13 @@ from redhorn.auth.users import UserDirectory
 from redhorn.crawler import crawl
 from redhorn.dictionary import load_dictionary
 from redhorn.engines.connect import create_engine
-from redhorn.errors import ApiError, handle_api_error, handle_http_exception, handle_unexpected
+from redhorn.errors import (
+    ApiError,
+    handle_api_error,
+    handle_client_disconnect,
+    handle_http_exception,
+    handle_unexpected,
+)
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
 from redhorn.licence import LicenceError, load_public_key
@@ -59,6 +65,8 @@ def _installed_version() -> str:
 VERSION = _installed_version()
 
 SETTINGS_ENV = "REDHORN_SETTINGS"
+# The signing key `redhorn serve` makes for its workers when the settings name none (hex).
+SERVER_KEY_ENV = "REDHORN_SERVER_SIGNING_KEY"
 
 
 def default_settings_file() -> Path:
@@ -86,10 +94,21 @@ def root_of(settings_file: Path) -> Path:
     return folder.parent if folder.name == "config" else folder
 
 
-def signing_key(settings: Settings) -> bytes:
-    """`Tokens.SigningKey`, or a random key for this process alone (with a warning)."""
+def signing_key(settings: Settings, environ: Mapping[str, str] = os.environ) -> bytes:
+    """`Tokens.SigningKey`; else the key `redhorn serve` made for its workers; else one for this process.
+
+    Without a shared key each worker would sign with its own, and a token or a nextLink from one
+    worker would fail on the next request that another worker takes.
+    """
     if settings.tokens.signing_key:
         return settings.tokens.signing_key.encode("utf-8")
+    shared = environ.get(SERVER_KEY_ENV, "")
+    if shared:
+        logger.warning(
+            "Tokens.SigningKey is empty: this server's workers share a key made at its start. Access tokens "
+            "and $skiptokens do not survive a restart and are not accepted by other hosts; set a key for that."
+        )
+        return bytes.fromhex(shared)
     logger.warning(
         "Tokens.SigningKey is empty: a random key was made for this process. Access tokens and "
         "$skiptokens it issues are not accepted by other workers or after a restart; "
@@ -209,7 +228,12 @@ def create_app(
             DELETE=writes.delete_row,
         ),
     ]
-    handlers = {ApiError: handle_api_error, HTTPException: handle_http_exception, Exception: handle_unexpected}
+    handlers = {
+        ApiError: handle_api_error,
+        HTTPException: handle_http_exception,
+        ClientDisconnect: handle_client_disconnect,
+        Exception: handle_unexpected,
+    }
     middleware = [
         Middleware(
             RequestGuardMiddleware,

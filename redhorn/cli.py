@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import getpass
 import logging
 import os
+import secrets
 import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
-from redhorn.application import SETTINGS_ENV, VERSION, default_settings_file, root_of
+from redhorn.application import SERVER_KEY_ENV, SETTINGS_ENV, VERSION, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.demo import build_demo, demo_exists
 from redhorn.engines.connect import create_engine
@@ -88,6 +91,8 @@ def command_serve(args: argparse.Namespace) -> int:
         tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(key)}
         scheme = "https"
     os.environ[SETTINGS_ENV] = str(settings_file)
+    if not settings.tokens.signing_key:
+        os.environ[SERVER_KEY_ENV] = secrets.token_hex(32)  # one key for every worker of this server
     print(f"redhorn serves {scheme}://{host}:{port}", flush=True)
     if args.show_login:
         print(login_hint(settings, f"{scheme}://{host}:{port}"), flush=True)
@@ -101,9 +106,20 @@ def command_serve(args: argparse.Namespace) -> int:
         server_header=False,
         access_log=not args.no_access_log,
         log_level=args.log_level,
+        log_config=_log_config(),
         **tls,  # type: ignore[arg-type]
     )
     return 0
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging, with redhorn's own logger beside its: every worker process applies it, so
+    redhorn's lines appear from each worker, not only from the process that read the command line."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["loggers"]["redhorn"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
 
 
 def login_hint(settings: Settings, base_url: str) -> str:

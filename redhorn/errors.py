@@ -255,6 +255,12 @@ async def handle_http_exception(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+async def handle_client_disconnect(request: Request, exc: Exception) -> Response:
+    """A client that left while sending its body: one line in the log, no traceback; no one reads the answer."""
+    logger.info("The client left %s %s before sending its whole body", request.method, request.url.path)
+    return error_response(ClientDisconnected("The client closed the connection before sending its whole body"))
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     """Anything that is not an ApiError: logged with its traceback, answered with no detail."""
     logger.exception("Unhandled error on %s %s", request.method, request.url.path)
