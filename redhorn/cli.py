@@ -107,6 +107,7 @@ def command_serve(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         log_level=args.log_level,
         log_config=_log_config(),
+        http="redhorn.serving:GuardedHttpToolsProtocol",  # header deadline and connection cap
         **tls,  # type: ignore[arg-type]
     )
     return 0

@@ -214,6 +214,13 @@ class DatabaseUnavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+class ServerBusy(ApiError):
+    """The worker holds `Server.MaxConnections` connections already (503, with Retry-After)."""
+
+    status = 503
+    code = "ServerBusy"
+
+
 class QueryTimeout(ApiError):
     """The statement ran past the configured time limit and was cancelled (503)."""
 

@@ -100,6 +100,11 @@ class ServerSettings(_Section, frozen=True):
     trusted_proxies: tuple[str, ...] = ()
     # A request whose header names and values together are larger is refused with 431.
     max_request_header_bytes: Count = 16_384
+    # A connection whose request headers are not complete this long after it opened (or after its
+    # previous answer) is closed: slow clients cannot hold connections open with partial headers.
+    request_header_timeout_seconds: Seconds = 5.0
+    # Connections one worker holds at most; one more is answered 503 and closed.
+    max_connections: Count = 4096
 
 
 class QuerySettings(_Section, frozen=True):
