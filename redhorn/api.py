@@ -271,9 +271,11 @@ def _licence_report(state: State) -> dict[str, Any]:
 
 
 async def health(request: Request) -> Response:
-    """GET /health: liveness and whether each database answers; no authentication, no data.
+    """GET /health: whether the API and its databases answer; public, and says only that.
 
-    Each database is `ok`, `unavailable`, or `starting` (reachable again, its catalog being read).
+    Without credentials: `{"status": "ok" | "degraded"}`, nothing more (no database names, no
+    licensee). With any user's credentials: each database `ok`, `unavailable`, or `starting`
+    (reachable again, its catalog being read), and the licence.
     """
     state = _state(request)
     state.metadata_cache.schedule_recrawl()
@@ -294,5 +296,7 @@ async def health(request: Request) -> Response:
     databases = dict(zip(names, results, strict=True))
     licence = state.licence.reload_if_changed()
     healthy = all(result == "ok" for result in results) and licence.status != "invalid"
-    body = {"status": "ok" if healthy else "degraded", "databases": databases, "licence": _licence_report(state)}
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+    if isinstance(request.user, Principal):
+        body |= {"databases": databases, "licence": _licence_report(state)}
     return Response(encode(body), status_code=200 if healthy else 503, media_type="application/json")

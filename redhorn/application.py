@@ -65,6 +65,8 @@ def _installed_version() -> str:
 VERSION = _installed_version()
 
 SETTINGS_ENV = "REDHORN_SETTINGS"
+# Public paths that show more to a user who logs in: a company's own document, health details.
+CREDENTIALS_OPTIONAL = frozenset({docs.SPEC_PATH, "/health"})
 # The signing key `redhorn serve` makes for its workers when the settings name none (hex).
 SERVER_KEY_ENV = "REDHORN_SERVER_SIGNING_KEY"
 
@@ -243,7 +245,7 @@ def create_app(
         Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies),
         Middleware(
             AuthenticationMiddleware,
-            backend=authentication or ApiAuthenticationBackend(authenticator),
+            backend=authentication or ApiAuthenticationBackend(authenticator, also_paths=CREDENTIALS_OPTIONAL),
             on_error=on_auth_error,
         ),
     ]

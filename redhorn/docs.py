@@ -18,10 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.staticfiles import StaticFiles
 
+from redhorn.auth.principal import Principal
 from redhorn.encoding import encode
-from redhorn.errors import CompanyNotFound, InvalidQuery
+from redhorn.errors import AuthenticationRequired, CompanyNotFound, InvalidQuery
 from redhorn.metadata import Metadata
 from redhorn.openapi import build_openapi
+from redhorn.resolve import resolve_database
 from redhorn.state import State
 
 SPEC_PATH = "/swagger/v1/swagger.json"
@@ -41,15 +43,15 @@ class DocumentCache:
 
     def __init__(self, version: str) -> None:
         self.version = version
-        self._documents: dict[int, tuple[Metadata, Document]] = {}
+        self._documents: dict[tuple[int, bool], tuple[Metadata, Document]] = {}
 
-    def document(self, metadata: Metadata, company: int) -> Document:
-        cached = self._documents.get(company)
+    def document(self, metadata: Metadata, company: int, *, standard_only: bool = False) -> Document:
+        cached = self._documents.get((company, standard_only))
         if cached is not None and cached[0] is metadata:
             return cached[1]
-        body = encode(build_openapi(metadata, company, version=self.version))
+        body = encode(build_openapi(metadata, company, version=self.version, standard_only=standard_only))
         document = Document(body, gzip.compress(body, 6), '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-        self._documents[company] = (metadata, document)
+        self._documents[(company, standard_only)] = (metadata, document)
         return document
 
 
@@ -62,21 +64,38 @@ def default_company(metadata: Metadata) -> int:
     return best.number
 
 
+def _company_of(metadata: Metadata, principal: Principal) -> int | None:
+    """The first company `principal` may read that is available, in number order."""
+    available = [n for n in sorted(principal.companies) if n in metadata.companies]
+    available = [n for n in available if metadata.companies[n].database in metadata.databases]
+    return available[0] if available else None
+
+
 async def openapi_document(request: Request) -> Response:
-    """GET /swagger/v1/swagger.json[?company=N]: the OpenAPI 3.1 document, public like the original's."""
+    """GET /swagger/v1/swagger.json[?company=N]: the OpenAPI 3.1 document.
+
+    Without credentials: Visma's standard tables only, public like the original's, naming no
+    company's extensions. With them: the user's first company's own document, or company N's
+    under the same access rules as its data (403 for a company the user does not list).
+    """
     state: State = request.app.state.redhorn
     cache: DocumentCache = request.app.state.documents
     metadata = state.metadata
+    principal = request.user if isinstance(request.user, Principal) else None
     requested = request.query_params.get("company")
-    if requested is None:
-        company = default_company(metadata)
-    elif requested.isascii() and requested.isdigit() and len(requested) <= 9:
+    standard_only = False
+    if requested is not None:
+        if principal is None:
+            raise AuthenticationRequired("A company's own document needs credentials with access to the company")
+        if not (requested.isascii() and requested.isdigit() and len(requested) <= 9):
+            raise InvalidQuery(f"company must be a company number, not {requested!r}", target="company")
+        resolve_database(metadata, requested, principal)  # 403, 404 or 503 as for the company's data
         company = int(requested)
-        if company not in metadata.companies or metadata.companies[company].database not in metadata.databases:
-            raise CompanyNotFound(f"Company {requested!r} does not exist or is not available", target="company")
     else:
-        raise InvalidQuery(f"company must be a company number, not {requested!r}", target="company")
-    document = cache.document(metadata, company)
+        own = _company_of(metadata, principal) if principal is not None else None
+        company = own if own is not None else default_company(metadata)
+        standard_only = own is None
+    document = cache.document(metadata, company, standard_only=standard_only)
     headers = {"ETag": document.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if document.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
@@ -110,11 +129,14 @@ PAGE = """<!doctype html>
 
 
 async def swagger_page(request: Request) -> Response:
-    """GET /swagger: Swagger UI for the document, with Authorize (Basic, Bearer, password flow)."""
-    company = request.query_params.get("company", "")
-    url = SPEC_PATH + (f"?company={company}" if company.isdigit() else "")
+    """GET /swagger: Swagger UI for the public document, with Authorize (Basic, Bearer, password flow).
+
+    The browser fetches the document before anyone has authorized, so the page shows the public
+    document (Visma's standard tables); a company's extensions are in its own document, which
+    needs credentials.
+    """
     config = {
-        "url": url,
+        "url": SPEC_PATH,
         "dom_id": "#swagger-ui",
         "deepLinking": True,
         "docExpansion": "none",

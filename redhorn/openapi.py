@@ -237,6 +237,26 @@ def _schema_name(table: Table, used: set[str], database: Database) -> str:
     return name
 
 
+def _standard_only(metadata: Metadata) -> Metadata:
+    """`metadata` without the tables and columns the dictionary does not know (extensions)."""
+    databases = {
+        name: msgspec.structs.replace(
+            database,
+            tables=tuple(
+                msgspec.structs.replace(
+                    table, columns=tuple(c for c in table.columns if c.known), by_name={}, by_sql_name={}
+                )
+                for table in database.tables
+                if table.known
+            ),
+            by_resource={},  # fresh lookups: replace() would otherwise update the original's
+            by_sql_name={},
+        )
+        for name, database in metadata.databases.items()
+    }
+    return msgspec.structs.replace(metadata, databases=databases)
+
+
 class _Builder:
     def __init__(self, spec: APISpec) -> None:
         self.spec = spec
@@ -394,7 +414,9 @@ class _Builder:
         self.spec.path(path=path, operations={"get": operation})
 
 
-def build_openapi(metadata: Metadata, company: int, *, version: str, server_url: str = "/") -> dict[str, Any]:
+def build_openapi(
+    metadata: Metadata, company: int, *, version: str, server_url: str = "/", standard_only: bool = False
+) -> dict[str, Any]:
     """The OpenAPI document for one company's database (with `vbsys` and `Catalog`).
 
     Args:
@@ -402,14 +424,23 @@ def build_openapi(metadata: Metadata, company: int, *, version: str, server_url:
         company: the company whose tables (extensions included) the document describes.
         version: redhorn's version, shown as the API's.
         server_url: the base URL the document names.
+        standard_only: only Visma's own tables and columns, as the dictionary knows them: the
+            public document, which tells nobody what a company added (Data Model Extensions).
     """
+    if standard_only:
+        metadata = _standard_only(metadata)
     spec = APISpec(
         title="redhorn",
         version=version,
         openapi_version=OPENAPI_VERSION,
         info={
             "description": "Visma Business data over HTTPS: every table as an OData resource. "
-            f"This document describes company {company}; `?company=N` describes another.",
+            + (
+                "This document describes Visma Business's standard tables; with credentials, "
+                "`?company=N` describes a company's own, its extensions included."
+                if standard_only
+                else f"This document describes company {company}; `?company=N` describes another."
+            ),
         },
         servers=[{"url": server_url}],
         security=SECURITY,

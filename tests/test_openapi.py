@@ -12,7 +12,8 @@ from openapi_spec_validator import validate
 
 
 async def fetch_document(client: httpx.AsyncClient, query: str = "") -> dict[str, Any]:
-    response = await client.get(f"/swagger/v1/swagger.json{query}", auth=None)
+    """A company's document with the demo user's credentials; the public one when `query` is empty."""
+    response = await client.get(f"/swagger/v1/swagger.json{query}", auth=None if not query else client.auth)
     assert response.status_code == 200, response.text
     return dict(response.json())
 
@@ -72,7 +73,7 @@ async def test_each_company_has_its_own_document(client: httpx.AsyncClient):
     big = await fetch_document(client, "?company=9999")
     small = await fetch_document(client, "?company=1")
     assert "company 1;" in small["info"]["description"] and "company 9999;" in big["info"]["description"]
-    for query, status in (("?company=4242", 404), ("?company=abc", 400), ("?company=", 400)):
+    for query, status in (("?company=4242", 404), ("?company=abc", 400), ("?company=", 400), ("?company=5", 403)):
         response = await client.get(f"/swagger/v1/swagger.json{query}")
         assert response.status_code == status and response.json()["error"]["code"]
 

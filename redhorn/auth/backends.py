@@ -42,12 +42,15 @@ def client_address(connection: HTTPConnection) -> str:
 
 
 class ApiAuthenticationBackend(AuthenticationBackend):
-    def __init__(self, authenticator: Authenticator) -> None:
+    """Authenticates every `/api/` path, and `also_paths` (public, with more for those who log in)."""
+
+    def __init__(self, authenticator: Authenticator, also_paths: frozenset[str] = frozenset()) -> None:
         self.authenticator = authenticator
+        self.also_paths = also_paths
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal] | None:
         path: str = conn.scope["path"]
-        if not path.startswith("/api/") or path == TOKEN_PATH:
+        if not (path.startswith("/api/") or path in self.also_paths) or path == TOKEN_PATH:
             return None
         query: bytes = conn.scope.get("query_string", b"")
         if (

@@ -320,4 +320,5 @@ def test_hash_password_command_prints_a_usable_hash(tmp_path: Path):
 
 def test_health_needs_no_credentials(auth_server: Server):
     with httpx.Client(verify=auth_server.ssl_context()) as client:
-        assert client.get(auth_server.base_url + "/health").status_code == 200
+        response = client.get(auth_server.base_url + "/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}

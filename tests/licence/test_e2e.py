@@ -44,7 +44,8 @@ def licensed(demo_folder: Path, issuer: dict[str, Any], licence: Path, **section
 
 
 def health(server: Server) -> dict[str, Any]:
-    with server.client(auth=None) as client:
+    """The health report with its details, which need credentials."""
+    with server.client() as client:
         return dict(client.get("/health").json())
 
 
