@@ -9,6 +9,7 @@ import hmac
 import logging
 import os
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -41,12 +42,12 @@ from redhorn.errors import (
 )
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
-from redhorn.licence import LicenceError, load_public_key
+from redhorn.licence import LicenceError, LicenceState, load_public_key
 from redhorn.licence_renewal import LicenceKeeper
 from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
 from redhorn.redaction import install_redaction
-from redhorn.settings import Settings, SettingsError, load_settings, resolve_path
+from redhorn.settings import Settings, load_settings, resolve_path
 from redhorn.state import State
 from redhorn.writers.executor import create_writer
 from redhorn.writers.idempotency import IdempotencyStore
@@ -122,24 +123,33 @@ def signing_key(settings: Settings, environ: Mapping[str, str] = os.environ) -> 
 def create_licence_keeper(settings: Settings, root: Path) -> LicenceKeeper:
     """The licence keeper for `ApiLicence`; unlicensed when `LicenceFilePath` is empty.
 
-    Raises:
-        SettingsError: `IssuerPublicKey` is missing or not an Ed25519 public key.
+    A missing, unreadable or wrong `IssuerPublicKey` does not stop the server: it starts with the
+    licence judged invalid, so every request is 503 `LicenceInvalid` naming the reason, and one
+    warning says so; a settings file copied from the original product thus starts.
     """
     section = settings.api_licence
     if not section.licence_file_path:
         return LicenceKeeper(None, None, section)
+    licence_path = resolve_path(section.licence_file_path, root)
     text = section.issuer_public_key.strip()
-    if not text:
-        raise SettingsError("ApiLicence.IssuerPublicKey: needed to verify the licence at ApiLicence.LicenceFilePath")
     try:
+        if not text:
+            raise LicenceError("ApiLicence.IssuerPublicKey is empty: nothing can verify the licence")
         pem = text.encode() if text.startswith("-----BEGIN") else resolve_path(text, root).read_bytes()
         public_key = load_public_key(pem)
-    except OSError as exc:
-        raise SettingsError(f"ApiLicence.IssuerPublicKey: cannot read {text!r}: {exc.strerror}") from None
-    except LicenceError as exc:
-        raise SettingsError(str(exc)) from None
+    except (OSError, LicenceError) as exc:
+        # A file from the original product names its own licence and no key: serve, refusing with the reason.
+        reason = (
+            f"ApiLicence.IssuerPublicKey: cannot read {text!r}: {exc.strerror}"
+            if isinstance(exc, OSError)
+            else str(exc)
+        )
+        logger.warning("Licence not usable, every request is refused with 503 until it is: %s", reason)
+        keeper = LicenceKeeper(licence_path, None, section)
+        keeper.state = LicenceState("invalid", reason=reason, since=int(time.time()))
+        return keeper
     logger.info("Licence file: %s", section.licence_file_path)
-    return LicenceKeeper(resolve_path(section.licence_file_path, root), public_key, section)
+    return LicenceKeeper(licence_path, public_key, section)
 
 
 def derive_key(key: bytes, purpose: str) -> bytes:
@@ -174,6 +184,8 @@ def create_app(
         root = root or root_of(path)
     app_root = root or Path.cwd()
     loaded: Settings = settings
+    for section in loaded.ignored_sections():
+        logger.warning("Settings: %s is an ASP.NET section redhorn does not use; it is ignored", section)
     key = signing_key(loaded)
     authenticator = create_authenticator(loaded, key)
     install_redaction("uvicorn.access", "uvicorn.error", "redhorn")

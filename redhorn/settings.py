@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -155,6 +155,11 @@ class WriteSettings(_Section, frozen=True):
     vbs_timeout_seconds: Seconds = 60.0
 
 
+# Sections an ASP.NET application's appsettings.json usually holds, the original product's among
+# them. redhorn has no use for them; a file copied from the original starts, with a warning each.
+ASPNET_SECTIONS = ("Logging", "AllowedHosts", "Kestrel", "Urls", "Serilog", "ApplicationInsights", "ConnectionStrings")
+
+
 class Settings(_Section, frozen=True):
     """Everything redhorn reads from the settings file."""
 
@@ -166,6 +171,20 @@ class Settings(_Section, frozen=True):
     tokens: TokenSettings = TokenSettings()
     authentication: AuthenticationSettings = AuthenticationSettings()
     writes: WriteSettings = WriteSettings()
+    # Read and set aside (see ASPNET_SECTIONS): only whether each is there is kept, never its
+    # content (ConnectionStrings may hold passwords); `ignored_sections` names them.
+    logging: Any = None
+    allowed_hosts: Any = None
+    kestrel: Any = None
+    urls: Any = None
+    serilog: Any = None
+    application_insights: Any = None
+    connection_strings: Any = None
+
+    def ignored_sections(self) -> list[str]:
+        """The ASP.NET sections this file has, which redhorn does not use."""
+        present = [getattr(self, field) is not None for field in _ASPNET_FIELDS]
+        return [name for name, there in zip(ASPNET_SECTIONS, present, strict=True) if there]
 
 
 def strip_comments(text: str) -> str:
@@ -240,7 +259,7 @@ def parse_settings(text: str, source: str = "appsettings.json") -> Settings:
     """
     cleaned = strip_comments(text)
     try:
-        return msgspec.json.decode(cleaned, type=Settings)
+        settings = msgspec.json.decode(cleaned, type=Settings)
     except msgspec.ValidationError as exc:
         message = str(exc)
         path_match = re.search(r" - at `(\$[^`]*)`$", message)
@@ -256,6 +275,19 @@ def parse_settings(text: str, source: str = "appsettings.json") -> Settings:
         at = re.search(r"\(?(?:at )?byte (\d+)", message)
         line = _line_of(cleaned, int(at.group(1))) if at else 1
         raise SettingsError(f"{source}: not valid JSON: {message} (line {line})") from None
+    present = {name: True for name in _ASPNET_FIELDS if getattr(settings, name) is not None}
+    return msgspec.structs.replace(settings, **present) if present else settings
+
+
+_ASPNET_FIELDS = (
+    "logging",
+    "allowed_hosts",
+    "kestrel",
+    "urls",
+    "serilog",
+    "application_insights",
+    "connection_strings",
+)
 
 
 def load_settings(path: Path) -> Settings:
