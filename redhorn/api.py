@@ -161,8 +161,11 @@ async def _fetch_page(
 def key_segments(request: Request) -> list[str]:
     """The key segments from the raw path, so that an encoded `/` (%2F) inside a key stays inside it."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    parts = raw_path.decode("latin-1").split("?")[0].split("/")
-    return [unquote(part) for part in parts[4:]]
+    path = raw_path.decode("latin-1").split("?")[0]
+    root_path: str = request.scope.get("root_path", "")
+    if root_path and path.startswith(root_path):  # behind Server.PublicBaseUrl's path prefix
+        path = path[len(root_path) :]
+    return [unquote(part) for part in path.split("/")[4:]]
 
 
 async def get_row(request: Request) -> Response:

@@ -254,7 +254,11 @@ def create_app(
             max_query_string_bytes=loaded.query.max_query_string_bytes,
             max_request_header_bytes=loaded.server.max_request_header_bytes,
         ),
-        Middleware(HttpsOnlyMiddleware, trusted_proxies=loaded.server.trusted_proxies),
+        Middleware(
+            HttpsOnlyMiddleware,
+            trusted_proxies=loaded.server.trusted_proxies,
+            public_base_url=loaded.server.public_base_url,
+        ),
         Middleware(
             AuthenticationMiddleware,
             backend=authentication or ApiAuthenticationBackend(authenticator, also_paths=CREDENTIALS_OPTIONAL),

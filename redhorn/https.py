@@ -2,12 +2,15 @@
 
 A pure ASGI middleware (no per-request objects) so that it costs nothing on the hot path. For a
 trusted proxy it also adopts `X-Forwarded-Proto` and `X-Forwarded-Host`, so absolute links such as
-`@odata.nextLink` name the address the client used.
+`@odata.nextLink` name the address the client used. With `Server.PublicBaseUrl` set, that address
+wins over anything a client or proxy says: the request is seen as made to it (scheme, host and a
+path prefix as ASGI's `root_path`), so every link and redirect is built from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -15,9 +18,12 @@ from redhorn.errors import HttpsRequired, error_body
 
 
 class HttpsOnlyMiddleware:
-    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = (), public_base_url: str = "") -> None:
         self.app = app
         self.trusted_proxies = frozenset(trusted_proxies)
+        public = urlsplit(public_base_url) if public_base_url else None
+        self.public_host = public.netloc.encode("latin-1") if public else None
+        self.public_prefix = public.path.rstrip("/") if public else ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,7 +35,22 @@ class HttpsOnlyMiddleware:
         if scope.get("scheme") != "https":
             await self._refuse(send)
             return
+        if self.public_host is not None:
+            scope = self._public(scope)
         await self.app(scope, receive, send)
+
+    def _public(self, scope: Scope) -> Scope:
+        """`scope` as if made to `PublicBaseUrl`: its host, and its path prefix as the root path."""
+        assert self.public_host is not None
+        scope = dict(scope)
+        scope["headers"] = [(n, v) for n, v in scope["headers"] if n != b"host"] + [(b"host", self.public_host)]
+        if self.public_prefix:
+            scope["root_path"] = self.public_prefix
+            scope["path"] = self.public_prefix + scope["path"]
+            raw_path: bytes | None = scope.get("raw_path")
+            if raw_path is not None:
+                scope["raw_path"] = self.public_prefix.encode("latin-1") + raw_path
+        return scope
 
     @staticmethod
     def _forwarded(scope: Scope) -> Scope:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -105,6 +106,15 @@ class ServerSettings(_Section, frozen=True):
     request_header_timeout_seconds: Seconds = 5.0
     # Connections one worker holds at most; one more is answered 503 and closed.
     max_connections: Count = 4096
+    # The address clients reach the API at, behind a proxy (https://erp.example.com/redhorn): every
+    # link redhorn writes (nextLinks, Location, redirects) starts with it. Empty: the request's own.
+    public_base_url: str = ""
+
+    def __post_init__(self) -> None:
+        if self.public_base_url:
+            parts = urlsplit(self.public_base_url)
+            if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment:
+                raise ValueError("PublicBaseUrl must be an https:// address with a host, and no query or fragment")
 
 
 class QuerySettings(_Section, frozen=True):

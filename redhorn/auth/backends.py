@@ -50,6 +50,9 @@ class ApiAuthenticationBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal] | None:
         path: str = conn.scope["path"]
+        root_path: str = conn.scope.get("root_path", "")
+        if root_path and path.startswith(root_path):  # behind Server.PublicBaseUrl's path prefix
+            path = path[len(root_path) :]
         if not (path.startswith("/api/") or path in self.also_paths) or path == TOKEN_PATH:
             return None
         query: bytes = conn.scope.get("query_string", b"")
