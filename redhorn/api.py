@@ -24,7 +24,7 @@ from redhorn.metadata import Database, Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
-from redhorn.prepared import PreparedList, prepare_list
+from redhorn.prepared import PreparedList, options_key, prepare_list
 from redhorn.query import SelectQuery, next_page_token, plan_get
 from redhorn.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
@@ -126,11 +126,12 @@ def _prepare_list(
     state: State, database: str, table: Table, query_string: str, page_size: int, user: str
 ) -> PreparedList:
     """Parse, plan and compile a list request, or take a first page prepared before."""
-    key = (state.metadata_cache.generation, database, table.resource, query_string, page_size)
+    pairs = parse_qsl(query_string, keep_blank_values=True)
+    key = (state.metadata_cache.generation, database, table.resource, options_key(pairs), page_size)
     prepared = state.prepared.get(key)
     if prepared is not None:
         return prepared
-    options = parse_query_options(parse_qsl(query_string, keep_blank_values=True), state.limits)
+    options = parse_query_options(pairs, state.limits)
     token: PageToken | None = None
     if options.skiptoken is not None:
         binding = _binding(database, table, options, user=user)

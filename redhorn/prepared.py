@@ -4,6 +4,11 @@ Clients repeat the same requests (the same page of the same resource, polled), a
 planning and compiling cost as much as encoding a hundred rows. The same query string on the same
 resource always yields the same statements, so they are kept in a bounded per-process cache.
 Requests with a `$skiptoken` are not kept: each token is different, and seeks are not repeated.
+
+Entries are keyed on the request's system query options alone, so parameters redhorn ignores
+cannot make one request into thousands of entries, and the cache is bounded by the bytes of its
+keys and statements as well as by their number: no stream of distinct requests grows it past
+`max_bytes`.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
-# (metadata generation, database, resource, query string, page size)
+# (metadata generation, database, resource, the `$`-options as name=value lines, page size)
 PreparedKey = tuple[int, str, str, str, int]
 
 
@@ -45,21 +50,47 @@ def prepare_list(
     return PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
 
 
-class PreparedCache:
-    """A least-recently-used map from (metadata generation, database, resource, query string, page size)
-    to a prepared list; a new generation of the metadata leaves the old entries to age out."""
+def options_key(pairs: list[tuple[str, str]]) -> str:
+    """The part of a query string that decides a list's statements: its `$`-options, in order."""
+    return "\n".join(f"{name}={value}" for name, value in pairs if name.startswith("$"))
 
-    def __init__(self, size: int = 2048) -> None:
+
+def _cost(key: PreparedKey, entry: PreparedList) -> int:
+    """An estimate of an entry's bytes: its key's text and its statements' SQL, and a little for the rest."""
+    statements = (entry.statement, entry.count_statement) if entry.count_statement else (entry.statement,)
+    return 512 + len(key[3]) + sum(len(s.sql) + 32 * len(s.params) for s in statements)
+
+
+class PreparedCache:
+    """A least-recently-used map from (metadata generation, database, resource, `$`-options, page size)
+    to a prepared list, bounded in entries and in bytes; a new generation of the metadata leaves the
+    old entries to age out."""
+
+    def __init__(self, size: int = 2048, max_bytes: int = 16 * 1024 * 1024) -> None:
         self.size = size
-        self._entries: OrderedDict[PreparedKey, PreparedList] = OrderedDict()
+        self.max_bytes = max_bytes
+        self.bytes = 0
+        self._entries: OrderedDict[PreparedKey, tuple[PreparedList, int]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
 
     def get(self, key: PreparedKey) -> PreparedList | None:
-        entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-        return entry
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        self._entries.move_to_end(key)
+        return found[0]
 
     def put(self, key: PreparedKey, entry: PreparedList) -> None:
-        self._entries[key] = entry
-        if len(self._entries) > self.size:
-            self._entries.popitem(last=False)
+        cost = _cost(key, entry)
+        if cost > self.max_bytes:
+            return
+        previous = self._entries.pop(key, None)
+        if previous is not None:
+            self.bytes -= previous[1]
+        self._entries[key] = (entry, cost)
+        self.bytes += cost
+        while len(self._entries) > self.size or self.bytes > self.max_bytes:
+            _, (_, evicted) = self._entries.popitem(last=False)
+            self.bytes -= evicted
