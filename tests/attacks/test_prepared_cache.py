@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from redhorn.prepared import PreparedCache
 from redhorn.settings import parse_settings
 from tests.conftest import running_client, settings_document
 
 
-def cache_of(client) -> PreparedCache:  # type: ignore[no-untyped-def]
-    cache: PreparedCache = client._transport.app.state.redhorn.prepared
+def cache_of(client: httpx.AsyncClient) -> PreparedCache:
+    transport = client._transport
+    assert isinstance(transport, httpx.ASGITransport)
+    app: Any = transport.app
+    cache: PreparedCache = app.state.redhorn.prepared
     return cache
 
 
