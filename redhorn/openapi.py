@@ -188,6 +188,7 @@ def _errors(*, writes: bool = False) -> dict[str, Any]:
 
 def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]:
     """A row as a write body: any of its properties, assigned in the order given."""
+    numbered = [column for column in table.key if column.kind == "integer"]
     properties: dict[str, Any] = {column.name: _column_schema(column) for column in table.columns}
     if lines is not None:
         name, ref = lines
@@ -198,7 +199,25 @@ def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]
         "additionalProperties": False,
         "description": f"Properties of a {table.name} to assign, in this order: Visma's business logic runs on each "
         "assignment, so a later property overrides what an earlier one filled in",
+        # Swagger UI's default body: without the numbered keys, which their number series give (a
+        # key of 0 in the default body created row 0).
+        "example": {column.name: _example_value(column) for column in table.columns if column not in numbered},
     }
+
+
+_EXAMPLES: dict[str, Any] = {
+    "integer": 0,
+    "decimal": 0,
+    "float": 0,
+    "string": "",
+    "boolean": False,
+    "datetime": "2026-01-01T00:00:00",
+    "binary": "",
+}
+
+
+def _example_value(column: Column) -> Any:
+    return _EXAMPLES[column.kind]
 
 
 def _written_schema(row_ref: str, many: bool = False) -> dict[str, Any]:

@@ -122,8 +122,26 @@ def row_write(
             raise InvalidValue(f"{column.name!r} cannot be given here", target=column.name)
         if column.name.lower() in suggested:
             raise InvalidValue(f"{column.name!r} is both given and asked from its number series", target=column.name)
-        steps.append(Assign(column.sql_name, coerce_value(column, value), column.number))
+        coerced = coerce_value(column, value)
+        if column.kind == "integer" and any(key.sql_name == column.sql_name for key in table.key):
+            _require_key_number(column, coerced)
+        steps.append(Assign(column.sql_name, coerced, column.number))
     return RowWrite(tuple(steps))
+
+
+# Visma numbers rows from 1, in SQL Server `int` columns: a key outside these is no row of Visma's.
+KEY_NUMBERS = (1, 2**31 - 1)
+
+
+def _require_key_number(column: Column, value: int) -> None:
+    """Raise unless `value` can number a row: a key of 0 or below, or past `int`, is refused.
+
+    Raises:
+        InvalidValue: naming the key property and its range.
+    """
+    low, high = KEY_NUMBERS
+    if not low <= value <= high:
+        raise InvalidValue(f"{column.name!r} numbers a row from {low} to {high}, not {value}", target=column.name)
 
 
 def _column(table: Table, name: str) -> Column:

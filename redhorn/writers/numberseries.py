@@ -10,9 +10,10 @@ company database, in a table of its own:
 
 A row with `IsDefault = 1` is the company's default interval for a column; a user's interval gets
 a row the first time it is used. `LastAssigned` is the interval's high-water mark. The next value
-is one above the highest value assigned so far in the interval, whether by redhorn (the mark) or
-found in the table (rows written by Visma itself), so a value freed by a deleted row is never
-handed out again. Assignment happens inside the caller's write transaction (`BEGIN IMMEDIATE` in
+is the first one above the mark that no row holds (rows written by Visma itself, or given
+explicitly), so a value the series handed out is never handed out again, even once its row is
+deleted, and one explicit key far up the interval (`OrderNo: 99999999`) blocks nothing: the series
+steps over it when it gets there. Assignment happens inside the caller's write transaction (`BEGIN IMMEDIATE` in
 SQLite), so two processes can never take the same value; an exhausted interval is 409.
 """
 
@@ -53,8 +54,16 @@ def ensure_table(connection: sqlite3.Connection) -> None:
 def set_default_interval(
     connection: sqlite3.Connection, table: str, column: str, interval: tuple[int, int], *, column_no: int = 0
 ) -> None:
-    """Make `interval` the company's default for a column (the demo builder and administrators call this)."""
+    """Make `interval` the company's default for a column (the demo builder and administrators call this).
+
+    A new series continues after the rows already in its interval; an existing one keeps its mark.
+    """
     ensure_table(connection)
+    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    (highest,) = connection.execute(
+        f"SELECT MAX({quoted_column}) FROM {quoted_table} WHERE {quoted_column} BETWEEN ? AND ?", interval
+    ).fetchone()
+    mark = int(highest) if highest is not None else interval[0] - 1
     connection.execute(
         f'UPDATE "{TABLE}" SET "IsDefault" = 0 WHERE "TableName" = ? AND "ColumnName" = ?', (table, column)
     )
@@ -63,7 +72,7 @@ def set_default_interval(
         '"LastAssigned", "IsDefault") VALUES (?, ?, ?, ?, ?, ?, 1) '
         'ON CONFLICT ("TableName", "ColumnName", "IntervalFrom") DO UPDATE SET "IntervalTo" = excluded."IntervalTo", '
         '"IsDefault" = 1',
-        (table, column, interval[0], interval[1], column_no, interval[0] - 1),
+        (table, column, interval[0], interval[1], column_no, mark),
     )
 
 
@@ -102,12 +111,8 @@ def next_number(
         f'SELECT "LastAssigned" FROM "{TABLE}" WHERE "TableName" = ? AND "ColumnName" = ? AND "IntervalFrom" = ?',
         (table, column, low),
     ).fetchone()
-    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
-    (highest,) = connection.execute(
-        f"SELECT MAX({quoted_column}) FROM {quoted_table} WHERE {quoted_column} BETWEEN ? AND ?", (low, high)
-    ).fetchone()
-    candidate = max(int(mark), int(highest) if highest is not None else low - 1) + 1
-    if candidate > high:
+    candidate = _first_free(connection, table, column, int(mark) + 1, high)
+    if candidate is None:
         raise NumberSeriesExhausted(
             f"The number series {low}-{high} of {column} is used up; ask for another interval", target=column
         )
@@ -116,3 +121,24 @@ def next_number(
         (candidate, table, column, low),
     )
     return candidate
+
+
+def _first_free(connection: sqlite3.Connection, table: str, column: str, start: int, high: int) -> int | None:
+    """The smallest value from `start` to `high` that no row of `table` holds in `column`.
+
+    Usually `start` itself (one probe of the key's index); past rows that others wrote, the first
+    gap after them, found in one statement.
+    """
+    if start > high:
+        return None
+    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    taken = f"SELECT 1 FROM {quoted_table} WHERE {quoted_column} = ?"
+    if connection.execute(taken, (start,)).fetchone() is None:
+        return start
+    (gap,) = connection.execute(
+        f"SELECT MIN(t.{quoted_column} + 1) FROM {quoted_table} AS t "
+        f"WHERE t.{quoted_column} BETWEEN ? AND ? "
+        f"AND NOT EXISTS (SELECT 1 FROM {quoted_table} AS u WHERE u.{quoted_column} = t.{quoted_column} + 1)",
+        (start, high),
+    ).fetchone()
+    return int(gap) if gap is not None and int(gap) <= high else None

@@ -26,14 +26,16 @@ def database(path: Path) -> sqlite3.Connection:
 
 def test_the_next_value_is_above_everything_assigned_and_never_reused(tmp_path: Path):
     connection = database(tmp_path / "F1.db")
-    set_default_interval(connection, "Actor", "CustNo", (10_000, 10_004), column_no=4045)
-    connection.executemany("INSERT INTO Actor (CustNo) VALUES (?)", [(10_001,), (0,), (99_999,)])
-    assert next_number(connection, "Actor", "CustNo") == 10_002, "above the highest value in the interval"
-    connection.execute("INSERT INTO Actor (CustNo) VALUES (10002)")
-    connection.execute("DELETE FROM Actor WHERE CustNo = 10002")
-    assert next_number(connection, "Actor", "CustNo") == 10_003, "a value freed by a delete is not handed out"
-    assert next_number(connection, "Actor", "CustNo") == 10_004
-    with pytest.raises(NumberSeriesExhausted, match="10000-10004"):
+    connection.executemany("INSERT INTO Actor (CustNo) VALUES (?)", [(10_000,), (0,), (99_999,)])
+    set_default_interval(connection, "Actor", "CustNo", (10_000, 10_005), column_no=4045)
+    connection.execute("INSERT INTO Actor (CustNo) VALUES (10002)")  # given explicitly, after the series began
+    assert next_number(connection, "Actor", "CustNo") == 10_001, "a new series continues after the rows there"
+    assert next_number(connection, "Actor", "CustNo") == 10_003, "a value some row holds is stepped over"
+    connection.execute("INSERT INTO Actor (CustNo) VALUES (10003)")
+    connection.execute("DELETE FROM Actor WHERE CustNo = 10003")
+    assert next_number(connection, "Actor", "CustNo") == 10_004, "a value freed by a delete is not handed out"
+    assert next_number(connection, "Actor", "CustNo") == 10_005
+    with pytest.raises(NumberSeriesExhausted, match="10000-10005"):
         next_number(connection, "Actor", "CustNo")
     assert next_number(connection, "Actor", "CustNo", interval=(20_000, 20_009)) == 20_000, "a user's interval"
     assert next_number(connection, "Actor", "CustNo", interval=(20_000, 20_009)) == 20_001
