@@ -183,12 +183,18 @@ async def get_row(request: Request) -> Response:
     for name, _ in pairs:
         if name.lower() not in ("$select", "$format") and name.startswith("$"):
             raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
-    query = plan_get(table, segments, options.select, json_rows=state.engine.dialect.renders_json_rows)
-    body = await read_row(state, database.name, query)
+    json_rows = state.engine.dialect.renders_json_rows
+    body = await read_row(state, database.name, plan_get(table, segments, options.select, json_rows=json_rows))
     if body is None:
         key = "/".join(segments)
         raise RowNotFound(f"No row of {table.resource!r} has the key {key!r}")
-    tag = entity_tag(body)
+    # The ETag names the row's version whatever `$select` shows of it, so that If-Match takes it.
+    whole = (
+        body
+        if not options.select
+        else await read_row(state, database.name, plan_get(table, segments, None, json_rows=json_rows))
+    )
+    tag = entity_tag(whole if whole is not None else body)
     if tag in (t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")):
         return Response(status_code=304, headers={"ETag": tag})
     return Response(body, media_type=JSON, headers={"ETag": tag})

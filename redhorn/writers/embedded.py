@@ -20,7 +20,7 @@ import datetime as dt
 import functools
 import sqlite3
 from collections.abc import Callable
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -243,7 +243,8 @@ class _Transaction:
 
     def _check_expected(self, table: Table, current: dict[str, Any], expect: tuple[Assign, ...] | None) -> None:
         for assign in expect or ():
-            if assign.column in current and not same_value(current[assign.column], assign.value):
+            column = table.column_by_sql_name(assign.column)
+            if assign.column in current and not same_as_shown(column, current[assign.column], assign.value):
                 raise PreconditionFailed(
                     f"The row of {table.resource!r} has changed since it was read (If-Match)", target="If-Match"
                 )
@@ -380,6 +381,22 @@ def same_key(stored: Any, given: Any) -> bool:
     """Whether a key value names the same row: as `same_value`, text without regard to case (as Visma's keys)."""
     if isinstance(stored, str) and isinstance(given, str):
         return stored.casefold() == given.casefold()
+    return same_value(stored, given)
+
+
+def same_as_shown(column: Column | None, stored: Any, given: Any) -> bool:
+    """Whether a stored value is the one a client was shown: a decimal at its column's scale, a
+    binary float to the 15 significant digits JSON shows it with, anything else as `same_value`."""
+    numbers = (int, float, Decimal)
+    if column is not None and isinstance(stored, numbers) and isinstance(given, numbers):
+        if column.kind == "decimal" and column.scale is not None:
+            step = Decimal(1).scaleb(-column.scale)
+            try:
+                return decimal_of(stored).quantize(step) == decimal_of(given).quantize(step)
+            except InvalidOperation:  # more digits than a Decimal context holds: compare as they are
+                return same_value(stored, given)
+        if isinstance(stored, float) or isinstance(given, float):
+            return f"{float(stored):.15g}" == f"{float(given):.15g}"
     return same_value(stored, given)
 
 

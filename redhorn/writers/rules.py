@@ -257,13 +257,17 @@ def on_changed_row(state: RowState) -> None:
 def update_head_totals(connection: sqlite3.Connection, database: Database, head_keys: Iterable[Any]) -> None:
     """The order heads' totals after their lines changed: the sum of the lines' amounts."""
     order, lines = database.table_by_sql_name("Ord"), database.table_by_sql_name("OrdLn")
-    if order is None or lines is None or order.column_by_sql_name("OrdSum") is None:
+    total = order.column_by_sql_name("OrdSum") if order is not None else None
+    if total is None or lines is None:
         return
+    # Rounded to the column's scale: a sum of binary floats carries noise (375185.98000000004) that
+    # the JSON shows rounded, and an If-Match built from that JSON would never match it again.
+    scale = total.scale if total.scale is not None else 2
     for order_no in head_keys:
         connection.execute(
-            'UPDATE "Ord" SET "OrdSum" = (SELECT COALESCE(SUM("Am"), 0) FROM "OrdLn" WHERE "OrdNo" = ?) '
+            'UPDATE "Ord" SET "OrdSum" = (SELECT ROUND(COALESCE(SUM("Am"), 0), ?) FROM "OrdLn" WHERE "OrdNo" = ?) '
             'WHERE "OrdNo" = ?',
-            (order_no, order_no),
+            (scale, order_no, order_no),
         )
 
 
