@@ -721,10 +721,52 @@ def build_catalog(path: Path, dictionary: Dictionary) -> None:
     _write_database(path, fill)
 
 
+DEMO_FILES = ("vbsys.db", "Catalog.db", "F0001.db", "F9999.db")
+
+
+class DemoInUse(OSError):
+    """A demo database is open in a running server; rebuilding it under the server would corrupt it."""
+
+
+def release_for_rebuild(path: Path) -> None:
+    """Make sure no one has `path` open, and leave it without write-ahead log files.
+
+    Switching a database out of WAL mode needs every other connection closed, so it is the test:
+    a running server keeps its read connections open. On success the log is checkpointed and its
+    `-wal` and `-shm` files are gone, so none can be replayed into the file that replaces it (which
+    once corrupted a rebuilt demo).
+
+    Raises:
+        DemoInUse: another process has the database open.
+    """
+    if not path.exists():
+        return
+    try:
+        connection = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            mode = connection.execute("PRAGMA journal_mode = DELETE").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.OperationalError:
+        mode = "wal"
+    except sqlite3.DatabaseError:  # not a database at all: nothing can be using it as one
+        mode = "delete"
+    if str(mode).lower() == "wal":
+        raise DemoInUse(f"{path} is open in a running server; stop the server, then build the demo again")
+    for suffix in ("-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+
+
 def build_demo(folder: Path, *, scale: float = 1.0, today: dt.date | None = None) -> float:
-    """Build every demo database in `folder`; returns the seconds it took."""
+    """Build every demo database in `folder`; returns the seconds it took.
+
+    Raises:
+        DemoInUse: a server has one of the demo databases open (no data was changed).
+    """
     started = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
+    for name in DEMO_FILES:
+        release_for_rebuild(folder / name)
     dictionary = load_dictionary()
     day = today or dt.date(2026, 11, 24)
     build_system(folder / "vbsys.db", dictionary, [(DEMO_COMPANY, "Demo Company AS"), (SMALL_COMPANY, "Småbedrift AS")])
@@ -737,4 +779,4 @@ def build_demo(folder: Path, *, scale: float = 1.0, today: dt.date | None = None
 
 
 def demo_exists(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in ("vbsys.db", "Catalog.db", "F9999.db", "F0001.db"))
+    return all((folder / name).is_file() for name in DEMO_FILES)
