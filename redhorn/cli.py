@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import copy
+import datetime as dt
+import errno
 import getpass
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import Sequence
 from importlib import resources
@@ -21,9 +25,17 @@ from redhorn.engines.connect import create_engine
 from redhorn.licence import LicenceError, generate_key, issue_licence, load_private_key
 from redhorn.licence_renewal import write_atomically
 from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
-from redhorn.tls import make_development_certificate
+from redhorn.tls import CertificateError, check_certificate_pair, make_development_certificate
+from redhorn.writers.idempotency import IdempotencyStore
 
 DEMO_SETTINGS = "demo_settings.json"
+SETTINGS_HELP = "settings file (default: $REDHORN_SETTINGS or config/appsettings.json)"
+# What bind() says when another socket holds the address, on POSIX and on Windows.
+_ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
+
+
+class CommandError(Exception):
+    """A mistake in the command line or in what it names; the message is one line saying what to do."""
 
 
 def _settings_path(value: str | None) -> Path:
@@ -78,18 +90,17 @@ def command_serve(args: argparse.Namespace) -> int:
 
     settings_file = _settings_path(args.settings)
     settings = load_settings(settings_file)
-    create_engine(settings, root_of(settings_file))  # fail early on a bad connection string
+    create_engine(settings, root_of(settings_file), warn=False)  # fail early on a bad connection string
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     tls: dict[str, str] = {}
     scheme = "http"
     if not args.no_tls:
         certificate, key = _certificate_paths(settings_file)
-        if not certificate.is_file() or not key.is_file():
-            print(f"No TLS certificate at {certificate}; run 'redhorn dev-cert' or set Server.CertificateFile")
-            return 2
+        check_certificate_pair(certificate, key)
         tls = {"ssl_certfile": str(certificate), "ssl_keyfile": str(key)}
         scheme = "https"
+    check_address_free(host, port)
     os.environ[SETTINGS_ENV] = str(settings_file)
     if not settings.tokens.signing_key:
         os.environ[SERVER_KEY_ENV] = secrets.token_hex(32)  # one key for every worker of this server
@@ -111,6 +122,48 @@ def command_serve(args: argparse.Namespace) -> int:
         **tls,  # type: ignore[arg-type]
     )
     return 0
+
+
+def check_address_free(host: str, port: int) -> None:
+    """Bind each address `host` names, as the server will, and let go at once.
+
+    A port another program holds would otherwise be found by uvicorn only after the login banner
+    was printed, and said in a log line of its own; here it is one line before anything else.
+
+    Raises:
+        CommandError: the address is in use, or cannot be listened on here.
+    """
+    try:
+        addresses = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CommandError(
+            f"Cannot listen on {host}:{port}: {exc.strerror}; set --host or Server.Host to an address of this machine"
+        ) from None
+    for family, kind, protocol, _, address in addresses:
+        try:
+            _bind_and_close(family, kind, protocol, address)
+        except OSError as exc:
+            if exc.errno in _ADDRESS_IN_USE:
+                raise CommandError(
+                    f"{host}:{port} is in use by another program; stop it, or choose another port "
+                    "with --port or Server.Port"
+                ) from None
+            if exc.errno == errno.EADDRNOTAVAIL:
+                continue  # an address family this machine has not enabled: the server skips it too
+            raise CommandError(
+                f"Cannot listen on {host}:{port}: {exc.strerror}; choose another address or port "
+                "with --host/--port or Server.Host/Server.Port"
+            ) from None
+
+
+def _bind_and_close(family: int, kind: int, protocol: int, address: Any) -> None:
+    """Bind with the options asyncio's server uses, so the probe fails where the server would and only there."""
+    with socket.socket(family, kind, protocol) as probe:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let the probe share a port in use
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        probe.bind(address)
 
 
 def _log_config() -> dict[str, Any]:
@@ -172,9 +225,28 @@ def command_licence_keygen(args: argparse.Namespace) -> int:
     return 0
 
 
+def company_numbers(text: str) -> tuple[int, ...]:
+    """The numbers of `--companies 9999,1` (empty: every company).
+
+    Raises:
+        CommandError: a part is not a company number; it is named.
+    """
+    numbers: list[int] = []
+    for part in (part.strip() for part in text.split(",")):
+        if not part:
+            continue
+        if not (part.isascii() and part.isdigit()) or int(part) == 0:
+            raise CommandError(
+                f"--companies: {part!r} is not a company number; give positive whole numbers separated by "
+                "commas, e.g. --companies 9999,1, or leave it out for every company"
+            )
+        numbers.append(int(part))
+    return tuple(numbers)
+
+
 def command_licence_issue(args: argparse.Namespace) -> int:
     """Sign a licence with an issuer's private key."""
-    companies = tuple(int(part) for part in args.companies.split(",") if part.strip()) if args.companies else ()
+    companies = company_numbers(args.companies)
     text = issue_licence(
         load_private_key(Path(args.key).read_bytes()), args.licensee, days=args.days, companies=companies
     )
@@ -238,13 +310,72 @@ def command_licence_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _idempotency_store(args: argparse.Namespace) -> IdempotencyStore:
+    settings_file = _settings_path(args.settings)
+    writes = load_settings(settings_file).writes
+    return IdempotencyStore(
+        resolve_path(writes.idempotency_database, root_of(settings_file)), writes.idempotency_key_seconds
+    )
+
+
+def command_idempotency_unresolved(args: argparse.Namespace) -> int:
+    """List the Idempotency-Keys whose write may or may not have happened (VBS went away mid-write)."""
+
+    async def listing() -> list[tuple[str, str, float]]:
+        store = _idempotency_store(args)
+        try:
+            return await store.unresolved()
+        finally:
+            await store.close()
+
+    keys = asyncio.run(listing())
+    for scope, key, claimed_at in keys:
+        user, database, resource = scope.split("\n")
+        when = dt.datetime.fromtimestamp(claimed_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        print(f"{key}\t{user}\t{database}\t{resource}\t{when}")
+    if not keys:
+        print("No Idempotency-Key waits for an operator")
+    return 0
+
+
+def command_idempotency_resolve(args: argparse.Namespace) -> int:
+    """Free a key whose outcome was unknown, once the operator has checked Visma Business."""
+
+    async def resolving() -> int:
+        store = _idempotency_store(args)
+        try:
+            return await store.resolve(args.key)
+        finally:
+            await store.close()
+
+    if asyncio.run(resolving()) == 0:
+        raise CommandError(
+            f"No Idempotency-Key {args.key!r} waits for an operator (see 'redhorn idempotency unresolved')"
+        )
+    print(f"Idempotency-Key {args.key!r} is free: the next request with it writes again")
+    return 0
+
+
+def _subcommand(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A subcommand that takes `--settings` after its name as well (`redhorn serve --settings FILE`).
+
+    Its default is SUPPRESS: a subcommand's parser would otherwise set it to None whenever it is
+    not repeated there, overwriting the one given before the subcommand.
+    """
+    parser = commands.add_parser(name, **kwargs)
+    parser.add_argument("--settings", default=argparse.SUPPRESS, help=SETTINGS_HELP)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="redhorn", description="A REST/OData API over Visma Business.")
     parser.add_argument("--version", action="version", version=f"redhorn {VERSION}")
-    parser.add_argument("--settings", help="settings file (default: $REDHORN_SETTINGS or config/appsettings.json)")
+    parser.add_argument("--settings", help=SETTINGS_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser("serve", help="serve the API over HTTPS")
+    serve = _subcommand(commands, "serve", help="serve the API over HTTPS")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--workers", type=int, default=1)
@@ -256,34 +387,34 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(handler=command_serve)
 
-    demo = commands.add_parser(
-        "demo", help="build the demo databases (and the demo's settings file, where there is none)"
+    demo = _subcommand(
+        commands, "demo", help="build the demo databases (and the demo's settings file, where there is none)"
     )
     demo.add_argument("--scale", type=float, default=1.0, help="1.0 = 200,000 orders and 1,000,000 order lines")
     demo.add_argument("--folder", help="where to write them (default: the settings' Data Source)")
     demo.add_argument("--if-missing", action="store_true")
     demo.set_defaults(handler=command_demo)
 
-    cert = commands.add_parser("dev-cert", help="make a self-signed certificate for 127.0.0.1")
+    cert = _subcommand(commands, "dev-cert", help="make a self-signed certificate for 127.0.0.1")
     cert.add_argument("--if-missing", action="store_true")
     cert.set_defaults(handler=command_dev_cert)
 
-    hashing = commands.add_parser("hash-password", help="print an Argon2id hash of a password (read from stdin)")
+    hashing = _subcommand(commands, "hash-password", help="print an Argon2id hash of a password (read from stdin)")
     hashing.set_defaults(handler=command_hash_password)
 
-    licence = commands.add_parser("licence", help="licence keys, licences and the reference licence service")
+    licence = _subcommand(commands, "licence", help="licence keys, licences and the reference licence service")
     actions = licence.add_subparsers(dest="action", required=True)
-    keygen = actions.add_parser("keygen", help="make an issuer key pair")
+    keygen = _subcommand(actions, "keygen", help="make an issuer key pair")
     keygen.add_argument("--out", required=True, help="private key file; the public key goes to OUT.pub")
     keygen.set_defaults(handler=command_licence_keygen)
-    issue = actions.add_parser("issue", help="sign a licence")
+    issue = _subcommand(actions, "issue", help="sign a licence")
     issue.add_argument("--key", required=True, help="the issuer's private key (PEM)")
     issue.add_argument("--licensee", required=True)
     issue.add_argument("--companies", default="", help="company numbers, comma-separated; empty for all")
     issue.add_argument("--days", type=float, default=365)
     issue.add_argument("--out", required=True)
     issue.set_defaults(handler=command_licence_issue)
-    serve_licences = actions.add_parser("serve", help="run the reference licence service")
+    serve_licences = _subcommand(actions, "serve", help="run the reference licence service")
     serve_licences.add_argument("--key", required=True, help="the issuer's private key (PEM)")
     serve_licences.add_argument("--host", default="127.0.0.1")
     serve_licences.add_argument("--port", type=int, default=8444)
@@ -294,16 +425,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve_licences.add_argument("--keyfile")
     serve_licences.add_argument("--log-level", default="info")
     serve_licences.set_defaults(handler=command_licence_serve)
-    demo_licence = actions.add_parser("demo", help="make the demo issuer key and licence the settings name")
+    demo_licence = _subcommand(actions, "demo", help="make the demo issuer key and licence the settings name")
     demo_licence.add_argument("--if-missing", action="store_true")
     demo_licence.set_defaults(handler=command_licence_demo)
-    emulator = commands.add_parser(
-        "vbs-emulator", help="answer the VBS write contract with the embedded writer (tests, development)"
+    emulator = _subcommand(
+        commands, "vbs-emulator", help="answer the VBS write contract with the embedded writer (tests, development)"
     )
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=2001)
     emulator.add_argument("--log-level", default="info")
     emulator.set_defaults(handler=command_vbs_emulator)
+
+    idempotency = _subcommand(commands, "idempotency", help="Idempotency-Keys whose outcome is unknown")
+    keys = idempotency.add_subparsers(dest="action", required=True)
+    unresolved = _subcommand(keys, "unresolved", help="list the keys an operator must resolve")
+    unresolved.set_defaults(handler=command_idempotency_unresolved)
+    resolve = _subcommand(keys, "resolve", help="free a key once Visma Business has been checked")
+    resolve.add_argument("key")
+    resolve.set_defaults(handler=command_idempotency_resolve)
     return parser
 
 
@@ -312,7 +451,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         code: int = args.handler(args)
-    except SettingsError as exc:
+    except (SettingsError, CommandError, CertificateError) as exc:
         print(f"redhorn: {exc}", file=sys.stderr)
         return 2
     except (OSError, LicenceError) as exc:

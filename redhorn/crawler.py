@@ -15,11 +15,13 @@ import logging
 import re
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import msgspec
 
 from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable
 from redhorn.engines.base import Engine, Row
+from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import DatabaseUnavailable
 from redhorn.metadata import Column, Company, Database, Metadata, Table, TypeKind, company_database_name
 from redhorn.sql.statement import Statement
@@ -239,6 +241,13 @@ async def read_companies(engine: Engine, system: Database) -> list[Company]:
     return [Company(int(row[0]), str(row[1]) if name else "", company_database_name(int(row[0]))) for row in rows]
 
 
+def missing_data_folder(engine: Engine) -> Path | None:
+    """The embedded engine's folder when it does not exist: one cause for every database's absence."""
+    if isinstance(engine, SqliteEngine) and not engine.folder.is_dir():
+        return engine.folder
+    return None
+
+
 async def crawl(engine: Engine, dictionary: Dictionary, previous: Metadata | None = None) -> Metadata:
     """The whole metadata cache: vbsys, its companies' databases and Catalog, crawled concurrently.
 
@@ -250,6 +259,15 @@ async def crawl(engine: Engine, dictionary: Dictionary, previous: Metadata | Non
     kept = dict(previous.databases) if previous else {}
     databases: dict[str, Database] = {}
     companies: dict[int, Company] = dict(previous.companies) if previous and SYSTEM_DATABASE in kept else {}
+    folder = missing_data_folder(engine)
+    if folder is not None:
+        # One line naming the folder and the fix, rather than one per database that says neither.
+        logger.warning(
+            "The data folder %s does not exist, so there are no databases to serve: run 'redhorn demo' to build "
+            "the demo there, or fix VismaConnection.VismaDbConnectionString to name the folder that holds them",
+            folder,
+        )
+        return Metadata(kept, companies, SYSTEM_DATABASE, CATALOG_DATABASE, time.perf_counter() - started)
     if SYSTEM_DATABASE in kept:
         databases[SYSTEM_DATABASE] = kept[SYSTEM_DATABASE]
     else:

@@ -62,6 +62,7 @@ class LicenceKeeper:
         self._stamp = self._file_stamp()
         self.last_renewal_error = ""
         self._client: httpx.AsyncClient | None = None
+        self._report()
 
     def _file_stamp(self) -> tuple[int, int] | None:
         if self.path is None:
@@ -78,9 +79,22 @@ class LicenceKeeper:
         if stamp != self._stamp:
             self._stamp = stamp
             self.state = read_licence(self.path, self.public_key)
-            if self.state.status == "valid":
-                logger.info("Licence %s read; it expires %s", self.state.licence.id, self.state.licence.expiry_text())  # type: ignore[union-attr]
+            self._report()
         return self.state
+
+    def _report(self) -> None:
+        """Log the licence just read. Without a valid one every data request is refused, so that is an
+        error, with the reason and what to do; never the licence's text, which is the licensee's."""
+        state = self.state
+        if state.licence is not None:
+            logger.info("Licence %s read; it expires %s", state.licence.id, state.licence.expiry_text())
+        elif state.status == "invalid":
+            logger.error(
+                "No valid licence: %s; every data request answers 503 LicenceInvalid until a valid licence is at %s "
+                "(ApiLicence.LicenceFilePath)",
+                state.reason,
+                self.path,
+            )
 
     def due_for_renewal(self, now: float | None = None) -> bool:
         if self.path is None or not self.settings.licence_service_base_url:

@@ -7,11 +7,13 @@ Three forms are understood:
   place of a `{database}` placeholder if there is one, else with `Database=<name>` set. A driver
   whose name mentions SQLite speaks the `sqlite` dialect; every other driver speaks `mssql`.
 - An ADO.NET SqlClient string as the original product's file has it (`Data Source=...;Initial
-  Catalog=...;User ID=...;Password=...`): translated to ODBC Driver 18 for SQL Server.
+  Catalog=...;User ID=...;Password=...`): translated to ODBC Driver 18 for SQL Server. A key
+  with no ODBC counterpart is left out, with a warning that names it (never its value).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from redhorn.settings import Settings, SettingsError, parse_connection_string, r
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.mssql import MssqlDialect
 from redhorn.sql.sqlite import SqliteDialect
+
+logger = logging.getLogger("redhorn.engines")
 
 DEFAULT_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
 ODBC_POOL_SIZE = 4
@@ -44,26 +48,54 @@ _ADO_TO_ODBC = {
 }
 _ADO_BOOLEANS = {"true": "yes", "false": "no"}
 _ADO_DATABASE_KEYS = ("initial catalog", "database")
+# Windows authentication: ADO.NET's two spellings; with any other value the ODBC default (no) holds.
+_ADO_TRUSTED_KEYS = ("integrated security", "trusted_connection")
+_ADO_TRUE = ("true", "yes", "sspi")
 
 
 def _format(pairs: dict[str, str]) -> str:
     return ";".join(f"{key}={value}" for key, value in pairs.items())
 
 
+def _translate(pairs: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """An ADO.NET string's pairs in ODBC Driver 18's terms, and the keys that have none there."""
+    translated = {"driver": "{" + DEFAULT_ODBC_DRIVER + "}"}
+    left_out: list[str] = []
+    for key, value in pairs.items():
+        if key in _ADO_DATABASE_KEYS:
+            continue  # each pool names its own database
+        if key in _ADO_TRUSTED_KEYS:
+            if value.lower() in _ADO_TRUE:
+                translated["trusted_connection"] = "yes"
+        elif key in _ADO_TO_ODBC:
+            translated[_ADO_TO_ODBC[key].lower()] = _ADO_BOOLEANS.get(value.lower(), value)
+        else:
+            left_out.append(key)
+    return translated, left_out
+
+
 def odbc_pairs(text: str) -> dict[str, str]:
     """An ODBC connection string's pairs (keys lower-cased: ODBC keys ignore case), an ADO.NET one translated."""
     pairs = parse_connection_string(text)
-    if "driver" in pairs:
-        return pairs
-    translated = {"driver": "{" + DEFAULT_ODBC_DRIVER + "}"}
-    for key, value in pairs.items():
-        if key in _ADO_DATABASE_KEYS:
-            continue
-        if key == "integrated security" and value.lower() in ("true", "sspi", "yes"):
-            translated["trusted_connection"] = "yes"
-        elif key in _ADO_TO_ODBC:
-            translated[_ADO_TO_ODBC[key].lower()] = _ADO_BOOLEANS.get(value.lower(), value)
-    return translated
+    return pairs if "driver" in pairs else _translate(pairs)[0]
+
+
+def untranslated_keys(text: str) -> list[str]:
+    """The keys of an ADO.NET connection string that its translation to ODBC leaves out (lower-cased)."""
+    pairs = parse_connection_string(text)
+    return [] if "driver" in pairs else _translate(pairs)[1]
+
+
+def _warn_untranslated(text: str) -> None:
+    """Say which ADO.NET keys are left out: dropped silently, a setting such as a timeout or an
+    authentication mode would seem to be in force when it is not. Values may be secrets: never shown."""
+    keys = untranslated_keys(text)
+    if keys:
+        logger.warning(
+            "VismaConnection.VismaDbConnectionString: ADO.NET keys with no ODBC counterpart are left out: %s; "
+            "remove them, or give an ODBC string (Driver=...) to pass keys to the driver as they are",
+            ", ".join(repr(key) for key in keys),
+        )
 
 
 def dialect_for(pairs: dict[str, str]) -> Dialect:
@@ -92,8 +124,11 @@ def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
     return for_database
 
 
-def create_engine(settings: Settings, root: Path) -> Engine:
+def create_engine(settings: Settings, root: Path, *, warn: bool = True) -> Engine:
     """The engine `VismaConnection.VismaDbConnectionString` asks for.
+
+    `warn=False` leaves out the warnings about the string, for a check made only to fail early
+    (the command line's, before the server makes its engine and warns once).
 
     Raises:
         SettingsError: the connection string is neither the embedded form, ODBC nor ADO.NET.
@@ -119,6 +154,8 @@ def create_engine(settings: Settings, root: Path) -> Engine:
             f"(aioodbc, pyodbc) and unixODBC: {exc}"
         ) from None
 
+    if warn:
+        _warn_untranslated(text)
     return OdbcEngine(
         odbc_connection_string(text, root),
         dialect_for(odbc_pairs(text)),

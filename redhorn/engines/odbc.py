@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import aioodbc
@@ -22,6 +22,7 @@ import pyodbc
 from redhorn.engines.base import Row, is_too_complex
 from redhorn.engines.pool import ConnectionPool, PooledEngine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
+from redhorn.settings import parse_connection_string
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
@@ -33,6 +34,30 @@ _TIMEOUT_STATES = ("HYT00", "HY008")
 # What the SQLite ODBC driver says (SQLSTATE HY000) when its file is missing, unreadable or damaged.
 _UNAVAILABLE_TEXT = ("unable to open", "disk i/o", "not a database", "malformed", "connect failed", "locked")
 LOGIN_TIMEOUT_SECONDS = 10
+_SECRET_KEYS = ("pwd", "password")
+
+
+def driver_message(exc: pyodbc.Error, secrets: Iterable[str] = ()) -> str:
+    """The driver's whole message on one line.
+
+    Its SQLSTATE alone says nothing of what to fix (01000 is also "the driver library cannot be
+    loaded"); the text says which driver, server or login. A secret the driver might echo is blanked.
+    """
+    parts = [" ".join(str(arg).split()) for arg in exc.args]  # one line, whatever the driver's line breaks
+    # pyodbc's args are (SQLSTATE, message), and the message repeats the SQLSTATE: said once.
+    kept = [part for index, part in enumerate(parts) if part and not any(part in later for later in parts[index + 1 :])]
+    text = " ".join(kept) or type(exc).__name__
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def connection_secrets(connection_string: str) -> list[str]:
+    """The password of an ODBC connection string, as written and without its braces."""
+    pairs = parse_connection_string(connection_string)
+    values = [pairs[key] for key in _SECRET_KEYS if key in pairs]
+    return [*values, *(value[1:-1] for value in values if value.startswith("{") and value.endswith("}"))]
 
 
 def is_unavailable(exc: pyodbc.Error) -> bool:
@@ -81,17 +106,17 @@ class OdbcEngine(PooledEngine):
         async def limit_statements(connection: pyodbc.Connection) -> None:
             connection.timeout = query_timeout  # the driver's own limit, behind ours
 
+        dsn = self.connection_string(database)
         try:
             return await aioodbc.connect(
-                dsn=self.connection_string(database),
-                autocommit=True,
-                timeout=LOGIN_TIMEOUT_SECONDS,
-                after_created=limit_statements,
+                dsn=dsn, autocommit=True, timeout=LOGIN_TIMEOUT_SECONDS, after_created=limit_statements
             )
         except pyodbc.Error as exc:
-            # The driver's message may name the server; never the connection string or password.
+            # The driver's message may name the server or the login; never the connection string or password.
             logger.warning(
-                "Cannot connect to database %r: %s", database, exc.args[0] if exc.args else type(exc).__name__
+                "Cannot connect to database %r (check the server and VismaConnection.VismaDbConnectionString): %s",
+                database,
+                driver_message(exc, connection_secrets(dsn)),
             )
             raise DatabaseUnavailable(f"Database {database!r} cannot be reached") from exc
 
