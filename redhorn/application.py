@@ -205,6 +205,7 @@ def create_app(
                 resolve_path(writes.idempotency_database, app_root),
                 writes.idempotency_key_seconds,
                 writes.busy_timeout_seconds,
+                writes.idempotency_pending_seconds,
             )
             app.state.redhorn = State(
                 loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence, writer, idempotency

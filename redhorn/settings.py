@@ -158,6 +158,9 @@ class WriteSettings(_Section, frozen=True):
     busy_timeout_seconds: Seconds = 10.0
     # How long an answer to a POST with an `Idempotency-Key` is kept and replayed.
     idempotency_key_seconds: Count = 86_400
+    # How long a retry waits (409 IdempotencyKeyInUse) for the first attempt with its key to answer
+    # before asking the writer whether that attempt, which may have died, wrote anything.
+    idempotency_pending_seconds: Seconds = 300.0
     # Where those answers are kept: a SQLite file every worker of the installation shares.
     idempotency_database: str = "~/data/redhorn-writes.db"
     # The VBS transport: time to connect, and to wait for VBS's answer.

@@ -26,8 +26,15 @@ from redhorn.query import plan_get
 from redhorn.resolve import resolve_table
 from redhorn.state import State
 from redhorn.writers.body import decode_body, require_json, row_write
-from redhorn.writers.errors import BodyTooLarge, MalformedBody, PreconditionFailed, ReadOnlyResource
-from redhorn.writers.idempotency import StoredAnswer, fingerprint
+from redhorn.writers.errors import (
+    BodyTooLarge,
+    IdempotencyOutcomeUnknown,
+    MalformedBody,
+    PreconditionFailed,
+    ReadOnlyResource,
+    WriteOutcomeUnknown,
+)
+from redhorn.writers.idempotency import Resumed, StoredAnswer, fingerprint, receipt_of
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -174,17 +181,40 @@ async def create_rows(request: Request) -> Response:
     shape = b"object" if single else b"array"
     digest = fingerprint(request.url.query.encode(), shape, msgspec.json.encode(write))
     _check_idempotency_key(key)
-    stored = await state.idempotency.claim(scope, key, digest)
-    if stored is not None:
-        return _replay(stored)
+    claim = await state.idempotency.claim(scope, key, digest)
+    if isinstance(claim, StoredAnswer):
+        return _replay(claim)
+    receipt = receipt_of(scope, key)
+    if isinstance(claim, Resumed):  # an attempt that never answered: did it write?
+        if not state.writer.records_receipts:
+            await state.idempotency.mark_unknown(scope, key)
+            raise IdempotencyOutcomeUnknown(
+                f"Whether the first request with Idempotency-Key {key!r} was written is unknown: it never finished. "
+                "An operator must check Visma Business and resolve the key.",
+                target="Idempotency-Key",
+            )
+        committed = await state.writer.find_receipt(database.name, receipt)
+        if committed is not None:
+            response = await _created(request, state, database, table, committed, nested=nested, single=single)
+            await _store(state, scope, key, response)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
     try:
-        response = await _create(request, state, database, table, write, nested=nested, single=single)
-    except BaseException:
-        await state.idempotency.release(scope, key)
+        result = await state.writer.execute(database.name, write, receipt=receipt)
+    except WriteOutcomeUnknown:
+        await state.idempotency.mark_unknown(scope, key)
         raise
+    except BaseException:
+        await state.idempotency.release(scope, key)  # nothing was written: the retry may write
+        raise
+    response = await _created(request, state, database, table, result, nested=nested, single=single)
+    await _store(state, scope, key, response)
+    return response
+
+
+async def _store(state: State, scope: str, key: str, response: Response) -> None:
     location, etag = response.headers.get("location"), response.headers.get("etag")
     await state.idempotency.store(scope, key, StoredAnswer(response.status_code, bytes(response.body), location, etag))
-    return response
 
 
 def _check_idempotency_key(key: str) -> None:
@@ -213,6 +243,20 @@ async def _create(
 ) -> Response:
     """Run the create, read its rows back (with their nested lines when the body had some) and answer 201."""
     result = await state.writer.execute(database.name, write)
+    return await _created(request, state, database, table, result, nested=nested, single=single)
+
+
+async def _created(
+    request: Request,
+    state: State,
+    database: Database,
+    table: Table,
+    result: WriteResult,
+    *,
+    nested: bool,
+    single: bool,
+) -> Response:
+    """The 201 of a create that `result` describes: its rows read back as a GET shows them."""
     keys = [_key_of(table, row) for row in result.rows]
     lines_table = _line_table(database, table)
     bodies, tag = [], ""

@@ -28,7 +28,7 @@ import msgspec
 
 from redhorn.errors import RowNotFound
 from redhorn.metadata import Column, Database, Table
-from redhorn.writers import rules
+from redhorn.writers import receipts, rules
 from redhorn.writers.errors import (
     DuplicateKey,
     InvalidValue,
@@ -81,18 +81,33 @@ class EmbeddedExecutor:
         self._today = today
         self._writers: dict[str, SqliteWriter] = {}
 
-    async def execute(self, database: str, request: WriteRequest) -> WriteResult:
+    # Records a receipt in each keyed write's own transaction (see receipts.py).
+    records_receipts = True
+
+    def _writer(self, database: str) -> SqliteWriter:
+        writer = self._writers.get(database)
+        if writer is None:
+            writer = self._writers[database] = SqliteWriter(self._path_of(database), self._busy_timeout, _setup)
+        return writer
+
+    async def execute(self, database: str, request: WriteRequest, *, receipt: str | None = None) -> WriteResult:
         """Apply `request` to `database`; all of it or, on any error, none of it.
+
+        Args:
+            receipt: recorded with the write, in its transaction, for a write with an Idempotency-Key.
 
         Raises:
             ApiError: the first problem met (404 row, 409 key, 412 precondition, 422 value, 503 lock).
         """
-        writer = self._writers.get(database)
-        if writer is None:
-            writer = self._writers[database] = SqliteWriter(self._path_of(database), self._busy_timeout, ensure_table)
         metadata = self._database_of(database)
         today = self._today()
-        return await writer.run(lambda connection: apply_request(connection, metadata, request, today))
+        return await self._writer(database).run(
+            lambda connection: apply_request(connection, metadata, request, today, receipt=receipt)
+        )
+
+    async def find_receipt(self, database: str, receipt: str) -> WriteResult | None:
+        """The result of the write that committed with `receipt`, or None if none did."""
+        return await self._writer(database).run(lambda connection: receipts.find(connection, receipt))
 
     async def close(self) -> None:
         writers, self._writers = list(self._writers.values()), {}
@@ -100,11 +115,20 @@ class EmbeddedExecutor:
             await writer.close()
 
 
-def apply_request(connection: sqlite3.Connection, database: Database, request: WriteRequest, today: int) -> WriteResult:
-    """Run `request` in one transaction on `connection` (the caller's thread owns it)."""
+def _setup(connection: sqlite3.Connection) -> None:
+    ensure_table(connection)
+    receipts.ensure_table(connection)
+
+
+def apply_request(
+    connection: sqlite3.Connection, database: Database, request: WriteRequest, today: int, *, receipt: str | None = None
+) -> WriteResult:
+    """Run `request` in one transaction on `connection` (the caller's thread owns it), with its receipt."""
     connection.execute("BEGIN IMMEDIATE")
     try:
         result = _Transaction(connection, database, today).run(request)
+        if receipt is not None:
+            receipts.record(connection, receipt, result)
     except BaseException:
         with contextlib.suppress(sqlite3.Error):
             connection.execute("ROLLBACK")

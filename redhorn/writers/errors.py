@@ -89,6 +89,14 @@ class IdempotencyKeyInUse(ApiError):
     code = "IdempotencyKeyInUse"
 
 
+class IdempotencyOutcomeUnknown(ApiError):
+    """The first request with this `Idempotency-Key` may or may not have been written, and redhorn
+    cannot tell (the writer went away mid-write); an operator must look (409, see the README)."""
+
+    status = 409
+    code = "IdempotencyOutcomeUnknown"
+
+
 class WriterUnavailable(ApiError):
     """The writer cannot be reached (VBS down or slow, the database locked too long) (503)."""
 
@@ -101,3 +109,8 @@ class VbsFailed(ApiError):
 
     status = 502
     code = "VbsFailed"
+
+
+class WriteOutcomeUnknown(WriterUnavailable):
+    """The write was sent and no answer came (VBS went away or timed out mid-write): it may have been
+    applied. 503 for this request; a keyed write's key is then held as outcome unknown."""

@@ -22,7 +22,13 @@ from redhorn.writers.vbs import EMBEDDED, VbsTransport
 
 
 class Writer(Protocol):
-    async def execute(self, database: str, request: WriteRequest) -> WriteResult: ...
+    # Whether `execute` records a keyed write's receipt in the write's own transaction, so that
+    # `find_receipt` can tell after a crash whether it committed (the embedded writer can; VBS cannot).
+    records_receipts: bool
+
+    async def execute(self, database: str, request: WriteRequest, *, receipt: str | None = None) -> WriteResult: ...
+
+    async def find_receipt(self, database: str, receipt: str) -> WriteResult | None: ...
 
     async def close(self) -> None: ...
 
@@ -37,7 +43,12 @@ class WritesNotConfigured(ApiError):
 class NoWriter:
     """The writer when none can be: every write is refused with the reason."""
 
-    async def execute(self, database: str, request: WriteRequest) -> WriteResult:
+    records_receipts = False
+
+    async def find_receipt(self, database: str, receipt: str) -> WriteResult | None:
+        return None
+
+    async def execute(self, database: str, request: WriteRequest, *, receipt: str | None = None) -> WriteResult:
         raise WritesNotConfigured(
             "Writes go through Visma Business Services; set VismaConnection.VbsEndpointAddress to enable them"
         )

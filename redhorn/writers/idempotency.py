@@ -11,8 +11,14 @@ kept in a SQLite file that every worker process of the installation shares:
 `Fingerprint` is a digest of the request (method, path, query and body), so a key reused for a
 different request is refused (422) rather than answered with a stale row. A key is claimed
 (`Status` 0) before the write starts, so a retry that arrives while the first attempt runs is
-told so (409) and does not write twice. Claims whose write failed are dropped so the retry runs;
-claims of a process that died are dropped after `PENDING_SECONDS`. Answers are kept for
+told so (409) and does not write twice. Claims whose write failed are dropped so the retry runs.
+
+A claim is never freed by time alone: a process may have died after its write committed and
+before its answer was stored. A retry of a claim older than `Writes.IdempotencyPendingSeconds`
+takes it over (`Resumed`) and the caller asks the writer what happened: the embedded writer keeps
+a receipt in the write's own transaction (`receipts.py`), so it answers from the receipt or writes
+now. A writer that cannot tell (VBS) leaves the claim `Status` -1, outcome unknown: every retry is
+409 `IdempotencyOutcomeUnknown` until an operator resolves it (`resolve`). Answers are kept for
 `Writes.IdempotencyKeySeconds`.
 """
 
@@ -25,12 +31,22 @@ from pathlib import Path
 
 import msgspec
 
-from redhorn.writers.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+from redhorn.writers.errors import IdempotencyKeyInUse, IdempotencyKeyReused, IdempotencyOutcomeUnknown
 from redhorn.writers.sqlite_writer import SqliteWriter
 
 TABLE = "RedhornIdempotency"
-PENDING_SECONDS = 300
+PENDING = 0
+OUTCOME_UNKNOWN = -1
 MAX_KEY_LENGTH = 255
+
+
+class Claimed(msgspec.Struct, frozen=True):
+    """The key is this request's now: write."""
+
+
+class Resumed(msgspec.Struct, frozen=True):
+    """The key was claimed by an attempt that never finished; it is this request's now. Ask the
+    writer whether that attempt committed before writing again."""
 
 
 class StoredAnswer(msgspec.Struct, frozen=True):
@@ -56,50 +72,68 @@ def fingerprint(*parts: bytes) -> bytes:
     return digest.digest()
 
 
+def receipt_of(scope: str, key: str) -> str:
+    """The receipt a keyed write records in the company database: a digest, naming no user or key."""
+    return fingerprint(b"receipt", scope.encode("utf-8"), key.encode("utf-8")).hex()
+
+
 class IdempotencyStore:
-    def __init__(self, path: Path, keep_seconds: int, busy_timeout: float = 10.0) -> None:
+    def __init__(self, path: Path, keep_seconds: int, busy_timeout: float = 10.0, pending_seconds: float = 300) -> None:
         self.keep_seconds = keep_seconds
+        self.pending_seconds = pending_seconds
         self._writer = SqliteWriter(path, busy_timeout, _create, create=True)
 
-    async def claim(self, scope: str, key: str, request_digest: bytes) -> StoredAnswer | None:
-        """The stored answer for this key, or None after claiming the key for a new write.
+    async def claim(self, scope: str, key: str, request_digest: bytes) -> StoredAnswer | Claimed | Resumed:
+        """The stored answer for this key; else the key, claimed for this request.
 
         Raises:
             IdempotencyKeyReused: the key came before with a different request.
             IdempotencyKeyInUse: the first request with the key is still running.
+            IdempotencyOutcomeUnknown: the first request's write may have happened; no one can tell.
         """
 
-        def work(connection: sqlite3.Connection) -> StoredAnswer | None:
+        def work(connection: sqlite3.Connection) -> StoredAnswer | Claimed | Resumed:
             now = time.time()
             connection.execute("BEGIN IMMEDIATE")
             try:
                 connection.execute(
-                    f'DELETE FROM "{TABLE}" WHERE ("Status" <> 0 AND "CreatedAt" < ?) '
-                    'OR ("Status" = 0 AND "CreatedAt" < ?)',
-                    (now - self.keep_seconds, now - PENDING_SECONDS),
+                    f'DELETE FROM "{TABLE}" WHERE "Status" > 0 AND "CreatedAt" < ?', (now - self.keep_seconds,)
                 )
                 row = connection.execute(
-                    f'SELECT "Fingerprint", "Status", "Body", "Location", "ETag" FROM "{TABLE}" '
+                    f'SELECT "Fingerprint", "Status", "Body", "Location", "ETag", "CreatedAt" FROM "{TABLE}" '
                     'WHERE "Scope" = ? AND "IdempotencyKey" = ?',
                     (scope, key),
                 ).fetchone()
+                answer: StoredAnswer | Claimed | Resumed
                 if row is None:
                     connection.execute(
                         f'INSERT INTO "{TABLE}" ("Scope", "IdempotencyKey", "Fingerprint", "CreatedAt", "Status") '
                         "VALUES (?, ?, ?, ?, 0)",
                         (scope, key, request_digest, now),
                     )
-                    answer = None
+                    answer = Claimed()
                 elif bytes(row[0]) != request_digest:
                     raise IdempotencyKeyReused(
                         "This Idempotency-Key was used before for a different request", target="Idempotency-Key"
                     )
-                elif row[1] == 0:
+                elif row[1] == OUTCOME_UNKNOWN:
+                    raise IdempotencyOutcomeUnknown(
+                        f"Whether the first request with Idempotency-Key {key!r} was written is unknown: the writer "
+                        "went away during it. An operator must check Visma Business and resolve the key.",
+                        target="Idempotency-Key",
+                    )
+                elif row[1] == PENDING and row[5] >= now - self.pending_seconds:
                     raise IdempotencyKeyInUse(
                         "The first request with this Idempotency-Key is still running; try again shortly",
                         target="Idempotency-Key",
                         headers={"Retry-After": "1"},
                     )
+                elif row[1] == PENDING:  # its attempt never finished: taken over, for the caller to look
+                    connection.execute(
+                        f'UPDATE "{TABLE}" SET "CreatedAt" = ? WHERE "Scope" = ? AND "IdempotencyKey" = ?',
+                        (now, scope, key),
+                    )
+                    answer = Resumed()
                 else:
                     answer = StoredAnswer(int(row[1]), bytes(row[2]), row[3], row[4])
             except BaseException:
@@ -107,6 +141,40 @@ class IdempotencyStore:
                 raise
             connection.execute("COMMIT")
             return answer
+
+        return await self._writer.run(work)
+
+    async def mark_unknown(self, scope: str, key: str) -> None:
+        """The claim's write may have happened and no one can tell: hold the key until an operator looks."""
+
+        def work(connection: sqlite3.Connection) -> None:
+            connection.execute(
+                f'UPDATE "{TABLE}" SET "Status" = ? WHERE "Scope" = ? AND "IdempotencyKey" = ? AND "Status" = 0',
+                (OUTCOME_UNKNOWN, scope, key),
+            )
+
+        await self._writer.run(work)
+
+    async def unresolved(self) -> list[tuple[str, str, float]]:
+        """The keys whose outcome is unknown: (scope, key, when claimed), oldest first."""
+
+        def work(connection: sqlite3.Connection) -> list[tuple[str, str, float]]:
+            rows = connection.execute(
+                f'SELECT "Scope", "IdempotencyKey", "CreatedAt" FROM "{TABLE}" WHERE "Status" = ? ORDER BY 3',
+                (OUTCOME_UNKNOWN,),
+            ).fetchall()
+            return [(str(scope), str(key), float(at)) for scope, key, at in rows]
+
+        return await self._writer.run(work)
+
+    async def resolve(self, key: str) -> int:
+        """Free a key whose outcome was unknown, once an operator has checked it; how many were freed."""
+
+        def work(connection: sqlite3.Connection) -> int:
+            cursor = connection.execute(
+                f'DELETE FROM "{TABLE}" WHERE "IdempotencyKey" = ? AND "Status" = ?', (key, OUTCOME_UNKNOWN)
+            )
+            return int(cursor.rowcount)
 
         return await self._writer.run(work)
 

@@ -73,26 +73,26 @@ async def test_idempotency_claims_answers_and_expiry(tmp_path: Path):
     import time
 
     from redhorn.writers.errors import IdempotencyKeyInUse, IdempotencyKeyReused
-    from redhorn.writers.idempotency import IdempotencyStore, StoredAnswer
+    from redhorn.writers.idempotency import Claimed, IdempotencyStore, StoredAnswer
 
     store = IdempotencyStore(tmp_path / "keys.db", keep_seconds=3600)
     try:
-        assert await store.claim("demo\nF9999\nassociates", "k1", b"request") is None
+        assert await store.claim("demo\nF9999\nassociates", "k1", b"request") == Claimed()
         with pytest.raises(IdempotencyKeyInUse):
             await store.claim("demo\nF9999\nassociates", "k1", b"request")
         with pytest.raises(IdempotencyKeyReused):
             await store.claim("demo\nF9999\nassociates", "k1", b"another request")
-        assert await store.claim("anne\nF9999\nassociates", "k1", b"request") is None, "keys are per user"
+        assert await store.claim("anne\nF9999\nassociates", "k1", b"request") == Claimed(), "keys are per user"
         answer = StoredAnswer(201, b'{"value":{}}', "https://x/api/9999/associates/7", '"tag"')
         await store.store("demo\nF9999\nassociates", "k1", answer)
         assert await store.claim("demo\nF9999\nassociates", "k1", b"request") == answer
         await store.release("anne\nF9999\nassociates", "k1")
-        assert await store.claim("anne\nF9999\nassociates", "k1", b"request") is None, "released for a retry"
+        assert await store.claim("anne\nF9999\nassociates", "k1", b"request") == Claimed(), "released for a retry"
     finally:
         await store.close()
     expiring = IdempotencyStore(tmp_path / "keys.db", keep_seconds=0)
     try:
         time.sleep(0.01)
-        assert await expiring.claim("demo\nF9999\nassociates", "k1", b"other") is None, "kept only so long"
+        assert await expiring.claim("demo\nF9999\nassociates", "k1", b"other") == Claimed(), "kept only so long"
     finally:
         await expiring.close()
