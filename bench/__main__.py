@@ -11,6 +11,7 @@ a peer measured in the same run, because the machines are noisy. Sections:
 - auth:  what a Basic or Bearer credential check costs per request, in process.
 - openapi: the OpenAPI document's build time for the demo and a 350-table x 40-column company.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
+- starvation: the p99 of key GETs while six heavy scans run on the same company, against idle.
 - writes: creates per second (an associate; an order with 20 lines) from 50 clients, against
          plain sqlite3 INSERTs of the same rows.
 
@@ -37,6 +38,7 @@ import httpx
 
 from bench import servers
 from bench.servers import bearer_token
+from bench.starvation import bench_starvation
 from bench.writes import bench_writes
 from bench.wrk import Load, median_load, run_wrk
 
@@ -407,6 +409,7 @@ SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "crawl": bench_crawl,
     "openapi": bench_openapi,
     "writes": bench_writes,
+    "starvation": bench_starvation,
 }
 
 

@@ -206,9 +206,12 @@ def entity_tag(body: bytes) -> str:
 
 
 async def read_row(state: State, database: str, query: SelectQuery) -> bytes | None:
-    """The JSON of the one row a by-key query finds, or None."""
+    """The JSON of the one row a by-key query finds, or None (on the lookup lane: scans never delay it)."""
     rows = await state.engine.fetch(
-        database, compile_select(state.engine.dialect, query), timeout=state.settings.query.statement_timeout_seconds
+        database,
+        compile_select(state.engine.dialect, query),
+        timeout=state.settings.query.statement_timeout_seconds,
+        lane="lookup",
     )
     if not rows:
         return None

@@ -214,6 +214,13 @@ class DatabaseUnavailable(ApiError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+class DatabaseBusy(ApiError):
+    """Every connection to the database stayed busy past `Query.PoolWaitSeconds` (503, with Retry-After)."""
+
+    status = 503
+    code = "DatabaseBusy"
+
+
 class ServerBusy(ApiError):
     """The worker holds `Server.MaxConnections` connections already (503, with Retry-After)."""
 

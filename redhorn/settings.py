@@ -127,9 +127,11 @@ class QuerySettings(_Section, frozen=True):
     statement_timeout_seconds: Seconds = 30.0
     # How often each database's schema version is read, to serve new tables and columns; 0: never.
     schema_check_seconds: SecondsOrNever = 60.0
-    # Connections per database; by default 1 for SQLite (more reader threads only fight over
-    # Python's GIL and lose throughput) and 4 for ODBC.
+    # Connections per database for scans; by default 1 for SQLite (more reader threads only fight
+    # over Python's GIL and lose throughput) and 4 for ODBC. Reads by key have one of their own.
     pool_size: Count | None = None
+    # How long a query waits for a connection of its database before 503 DatabaseBusy.
+    pool_wait_seconds: Seconds = 10.0
 
 
 class TokenSettings(_Section, frozen=True):

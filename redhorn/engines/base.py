@@ -9,12 +9,17 @@ logged 500.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
 Row = tuple[Any, ...]
+
+# Statements take connections from one of two lanes per database. `lookup` is for reads of rows by
+# their key (index seeks, done in milliseconds); `scan` for everything else. Lookups have
+# connections of their own, so that no number of heavy scans can make a GET by key wait.
+Lane = Literal["scan", "lookup"]
 
 # How SQLite and SQL Server say that a statement is too deep or too large to parse or plan.
 _TOO_COMPLEX = (
@@ -41,11 +46,14 @@ class Engine(Protocol):
         """The SQL dialect statements for this engine are compiled in."""
         ...
 
-    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
-        """All rows of `statement` run in `database`.
+    async def fetch(
+        self, database: str, statement: Statement, *, timeout: float | None = None, lane: Lane = "scan"
+    ) -> list[Row]:
+        """All rows of `statement` run in `database`, on a connection of `lane`.
 
         Raises:
             DatabaseUnavailable: the database cannot be reached or read.
+            DatabaseBusy: no connection of the lane came free in time.
             QueryTimeout: the statement ran longer than `timeout` seconds and was cancelled.
         """
         ...

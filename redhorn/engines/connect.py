@@ -138,7 +138,12 @@ def create_engine(settings: Settings, root: Path, *, warn: bool = True) -> Engin
     query = settings.query
     if pairs.get("engine", "").lower() == "sqlite":
         folder = resolve_path(pairs.get("data source", "~/data"), root)
-        return SqliteEngine(folder, pool_size=query.pool_size or 1, timeout=query.statement_timeout_seconds)
+        return SqliteEngine(
+            folder,
+            pool_size=query.pool_size or 1,
+            timeout=query.statement_timeout_seconds,
+            wait_seconds=query.pool_wait_seconds,
+        )
     if "engine" in pairs:
         raise SettingsError("VismaConnection.VismaDbConnectionString: Engine must be 'sqlite' or left out for ODBC")
     if "driver" not in pairs and not any(key in pairs for key in ("data source", "server", "address", "addr")):
@@ -161,4 +166,5 @@ def create_engine(settings: Settings, root: Path, *, warn: bool = True) -> Engin
         dialect_for(odbc_pairs(text)),
         pool_size=query.pool_size or ODBC_POOL_SIZE,
         timeout=query.statement_timeout_seconds,
+        wait_seconds=query.pool_wait_seconds,
     )

@@ -19,8 +19,8 @@ from typing import Any
 import aioodbc
 import pyodbc
 
-from redhorn.engines.base import Row, is_too_complex
-from redhorn.engines.pool import ConnectionPool, PooledEngine
+from redhorn.engines.base import Lane, Row, is_too_complex
+from redhorn.engines.pool import DEFAULT_WAIT_SECONDS, PooledEngine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.settings import parse_connection_string
 from redhorn.sql.dialect import Dialect
@@ -81,24 +81,29 @@ class OdbcEngine(PooledEngine):
     Args:
         connection_string: the ODBC connection string for a database name (see `connect.py`).
         dialect: the SQL the source speaks (`mssql`; `sqlite` for the SQLite ODBC driver).
-        pool_size: connections per database.
+        pool_size: connections per database for scans (lookups by key have one more of their own).
         timeout: the default statement time limit in seconds.
+        wait_seconds: how long a statement waits for a connection before `DatabaseBusy`.
     """
 
     def __init__(
-        self, connection_string: Callable[[str], str], dialect: Dialect, *, pool_size: int = 4, timeout: float = 30.0
+        self,
+        connection_string: Callable[[str], str],
+        dialect: Dialect,
+        *,
+        pool_size: int = 4,
+        timeout: float = 30.0,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.connection_string = connection_string
         self.dialect = dialect
         self.pool_size = pool_size
         self.timeout = timeout
+        self.wait_seconds = wait_seconds
         super().__init__()
 
-    def _pool(self, database: str) -> ConnectionPool[Any]:
-        pool = self._pools.get(database)
-        if pool is None:
-            pool = self._pools[database] = ConnectionPool(lambda: self._open(database), _close, self.pool_size)
-        return pool
+    async def _close(self, connection: Any) -> None:
+        await connection.close()
 
     async def _open(self, database: str) -> Any:
         query_timeout = max(1, int(self.timeout))
@@ -120,9 +125,11 @@ class OdbcEngine(PooledEngine):
             )
             raise DatabaseUnavailable(f"Database {database!r} cannot be reached") from exc
 
-    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+    async def fetch(
+        self, database: str, statement: Statement, *, timeout: float | None = None, lane: Lane = "scan"
+    ) -> list[Row]:
         limit = self.timeout if timeout is None else timeout
-        async with self._pool(database).connection() as connection:
+        async with self._pool(database, lane).connection() as connection:
             cursor = await connection.cursor()
             # The statement runs as a task of its own, so that on a timeout or a cancellation it can
             # be cancelled in the driver and then awaited: pyodbc must be done with the cursor in
@@ -166,7 +173,3 @@ async def _cancel(cursor: Any, work: asyncio.Future[list[Row]]) -> None:
     await asyncio.wait((work,))
     if not work.cancelled():
         work.exception()  # retrieved: the statement's own error is expected here
-
-
-async def _close(connection: Any) -> None:
-    await connection.close()

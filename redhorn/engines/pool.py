@@ -4,7 +4,12 @@ Connections are opened lazily and handed out last-in first-out (the warmest firs
 statement found the database unavailable, timed out or was cancelled is thrown away, so that a
 database that comes back is met with fresh connections and none is reused mid-statement.
 Opening retries once after a short pause: a failed connect is often a blip (a restarting
-server, a failover) rather than an outage.
+server, a failover) rather than an outage. Waiting for a connection is bounded: past
+`wait_seconds` the statement is refused with `DatabaseBusy` (503, Retry-After) instead of
+queueing without end behind slow ones.
+
+Each database has a pool per lane (`base.Lane`): a few connections for scans, and one or more of
+their own for lookups by key.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from redhorn.errors import DatabaseUnavailable, QueryTimeout
+from redhorn.engines.base import Lane
+from redhorn.errors import DatabaseBusy, DatabaseUnavailable, QueryTimeout
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
@@ -24,6 +30,8 @@ Connection = TypeVar("Connection")
 
 CONNECT_ATTEMPTS = 2
 RETRY_PAUSE_SECONDS = 0.2
+DEFAULT_WAIT_SECONDS = 10.0
+LOOKUP_POOL_SIZE = 1
 
 
 class ConnectionPool(Generic[Connection]):
@@ -40,10 +48,14 @@ class ConnectionPool(Generic[Connection]):
         open: Callable[[], Awaitable[Connection]],
         close: Callable[[Connection], Awaitable[None]],
         size: int,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
+        name: str = "",
     ) -> None:
         self._open = open
         self._close = close
         self.size = size
+        self.wait_seconds = wait_seconds
+        self.name = name
         self._slots = asyncio.Semaphore(size)
         self._idle: list[Connection] = []
 
@@ -63,8 +75,16 @@ class ConnectionPool(Generic[Connection]):
 
         Raises:
             DatabaseUnavailable: no connection could be opened.
+            DatabaseBusy: every connection stayed busy for `wait_seconds`.
         """
-        async with self._slots:
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(
+                f"Database {self.name!r} is busy with other queries; try again shortly", headers={"Retry-After": "1"}
+            ) from None
+        try:
             connection = self._idle.pop() if self._idle else await self._open_with_retry()
             healthy = True
             try:
@@ -79,6 +99,8 @@ class ConnectionPool(Generic[Connection]):
                 else:
                     with contextlib.suppress(Exception):
                         await self._close(connection)
+        finally:
+            self._slots.release()
 
     async def close(self) -> None:
         while self._idle:
@@ -94,10 +116,29 @@ class PooledEngine:
 
     dialect: Dialect
 
-    def __init__(self) -> None:
-        self._pools: dict[str, ConnectionPool[Any]] = {}
+    pool_size: int
+    wait_seconds: float
 
-    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+    def __init__(self) -> None:
+        self._pools: dict[tuple[str, Lane], ConnectionPool[Any]] = {}
+
+    def _pool(self, database: str, lane: Lane) -> ConnectionPool[Any]:
+        pool = self._pools.get((database, lane))
+        if pool is None:
+            size = LOOKUP_POOL_SIZE if lane == "lookup" else self.pool_size
+            pool = ConnectionPool(lambda: self._open(database), self._close, size, self.wait_seconds, database)
+            self._pools[(database, lane)] = pool
+        return pool
+
+    async def _open(self, database: str) -> Any:
+        raise NotImplementedError
+
+    async def _close(self, connection: Any) -> None:
+        raise NotImplementedError
+
+    async def fetch(
+        self, database: str, statement: Statement, *, timeout: float | None = None, lane: Lane = "scan"
+    ) -> list[Row]:
         raise NotImplementedError
 
     async def ping(self, database: str) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import aiosqlite
 
-from redhorn.engines.base import Row, is_too_complex
-from redhorn.engines.pool import ConnectionPool, PooledEngine
+from redhorn.engines.base import Lane, Row, is_too_complex
+from redhorn.engines.pool import DEFAULT_WAIT_SECONDS, PooledEngine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
@@ -52,25 +52,29 @@ class SqliteEngine(PooledEngine):
 
     dialect = SqliteDialect()
 
-    def __init__(self, folder: Path, *, pool_size: int = 1, timeout: float = 30.0) -> None:
+    def __init__(
+        self, folder: Path, *, pool_size: int = 1, timeout: float = 30.0, wait_seconds: float = DEFAULT_WAIT_SECONDS
+    ) -> None:
         self.folder = folder
         self.pool_size = pool_size
         self.timeout = timeout
+        self.wait_seconds = wait_seconds
         super().__init__()
 
     def path_of(self, database: str) -> Path:
         return self.folder / f"{database}.db"
 
-    def _pool(self, database: str) -> ConnectionPool[Any]:
-        pool = self._pools.get(database)
-        if pool is None:
-            path = self.path_of(database)
-            pool = self._pools[database] = ConnectionPool(lambda: _open(path), _close, self.pool_size)
-        return pool
+    async def _open(self, database: str) -> aiosqlite.Connection:
+        return await _open(self.path_of(database))
 
-    async def fetch(self, database: str, statement: Statement, *, timeout: float | None = None) -> list[Row]:
+    async def _close(self, connection: aiosqlite.Connection) -> None:
+        await _close(connection)
+
+    async def fetch(
+        self, database: str, statement: Statement, *, timeout: float | None = None, lane: Lane = "scan"
+    ) -> list[Row]:
         limit = self.timeout if timeout is None else timeout
-        async with self._pool(database).connection() as connection:
+        async with self._pool(database, lane).connection() as connection:
             try:
                 async with asyncio.timeout(limit):
                     rows = await connection.execute_fetchall(statement.sql, statement.params)
