@@ -11,6 +11,7 @@ a peer measured in the same run, because the machines are noisy. Sections:
 - auth:  what a Basic or Bearer credential check costs per request, in process.
 - openapi: the OpenAPI document's build time for the demo and a 350-table x 40-column company.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
+- parse: how long the largest input each query option allows takes to parse.
 - starvation: the p99 of key GETs while six heavy scans run on the same company, against idle.
 - writes: creates per second (an associate; an order with 20 lines) from 50 clients, against
          plain sqlite3 INSERTs of the same rows.
@@ -37,6 +38,7 @@ from typing import Any
 import httpx
 
 from bench import servers
+from bench.parse import bench_parse
 from bench.servers import bearer_token
 from bench.starvation import bench_starvation
 from bench.writes import bench_writes
@@ -410,6 +412,7 @@ SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "openapi": bench_openapi,
     "writes": bench_writes,
     "starvation": bench_starvation,
+    "parse": bench_parse,
 }
 
 
