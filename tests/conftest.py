@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -139,6 +140,29 @@ async def client(settings_factory, demo_folder: Path) -> AsyncIterator[httpx.Asy
 @pytest.fixture(scope="session")
 def company_db(demo_folder: Path) -> Path:
     return demo_folder / "F9999.db"
+
+
+BASIC_DEMO = b"Basic " + base64.b64encode(":".join(DEMO_USER).encode())
+
+
+def http_scope(
+    method: str, path: bytes, query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None
+) -> dict[str, Any]:
+    """An ASGI HTTP scope over TLS as a server would build it, for calling an app with raw bytes."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "https",
+        "path": path.decode("utf-8", "replace"),
+        "raw_path": path,
+        "query_string": query,
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 1),
+        "server": ("testserver", 443),
+        "root_path": "",
+    }
 
 
 def free_port() -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import DEMO_USER, settings_document, start_server
+from tests.conftest import BASIC_DEMO, DEMO_USER, http_scope, settings_document, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -43,23 +42,10 @@ def test_two_workers_without_a_signing_key_accept_each_others_tokens_and_next_li
 
 
 async def send_part_of_a_body(app: Any, path: str, content_type: bytes, basic: bool) -> list[MutableMapping[str, Any]]:
-    headers = [(b"host", b"testserver"), (b"content-type", content_type), (b"content-length", b"1000")]
+    headers = [(b"content-type", content_type), (b"content-length", b"1000")]
     if basic:
-        headers.append((b"authorization", b"Basic " + base64.b64encode(":".join(DEMO_USER).encode())))
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "https",
-        "path": path,
-        "raw_path": path.encode(),
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 443),
-        "root_path": "",
-    }
+        headers.append((b"authorization", BASIC_DEMO))
+    scope = http_scope("POST", path.encode(), b"", headers)
     messages = [{"type": "http.request", "body": b'{"Name": "hal', "more_body": True}, {"type": "http.disconnect"}]
     sent: list[MutableMapping[str, Any]] = []
 

@@ -6,7 +6,6 @@ SQL injection attempts run against the demo and the data is read back unchanged 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import sqlite3
@@ -21,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from starlette.applications import Starlette
 
 from redhorn.application import create_app
-from tests.conftest import DEMO_USER
+from tests.conftest import BASIC_DEMO, http_scope
 from tests.test_error_shape import assert_error_shape
 
 OPTIONS = [
@@ -110,21 +109,7 @@ async def raw_app(settings_factory, demo_folder: Path) -> AsyncIterator[Starlett
 
 async def raw_get(app: Starlette, path: bytes, query: bytes) -> tuple[int, bytes]:
     """A GET straight into the ASGI app, with bytes no HTTP client library would send."""
-    basic = b"Basic " + base64.b64encode(":".join(DEMO_USER).encode())
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "https",
-        "path": path.decode("utf-8", "replace"),
-        "raw_path": path,
-        "query_string": query,
-        "headers": [(b"host", b"testserver"), (b"authorization", basic)],
-        "client": ("127.0.0.1", 1),
-        "server": ("testserver", 443),
-        "root_path": "",
-    }
+    scope = http_scope("GET", path, query, [(b"authorization", BASIC_DEMO)])
     messages: list[MutableMapping[str, Any]] = []
     body_sent = False
     client_stays = asyncio.Event()  # never set: like a server's, receive() waits after the body
