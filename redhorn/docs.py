@@ -10,6 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from redhorn.errors import AuthenticationRequired, CompanyNotFound, InvalidQuery
 from redhorn.metadata import Metadata
 from redhorn.openapi import build_openapi
 from redhorn.resolve import resolve_database
+from redhorn.settings import ApiUser
 from redhorn.state import State
 
 SPEC_PATH = "/swagger/v1/swagger.json"
@@ -55,19 +58,47 @@ class DocumentCache:
         return document
 
 
-def default_company(metadata: Metadata) -> int:
-    """The company a document describes unless asked: the one with the most tables, then the lowest number."""
+def _available(metadata: Metadata, company: int) -> bool:
+    return company in metadata.companies and metadata.companies[company].database in metadata.databases
+
+
+def _companies_in_order(user: ApiUser, metadata: Metadata) -> list[int]:
+    """The available companies of `user`, in the order its `AccessibleCompanies` lists them."""
+    listed = dict.fromkeys(company.company_no for company in user.accessible_companies)
+    return [number for number in listed if _available(metadata, number)]
+
+
+def default_company(metadata: Metadata, users: Sequence[ApiUser] = ()) -> int:
+    """The company the public document describes, and its `companyNo` example: the company most
+    users mean.
+
+    That is the company the most `ApiUsers` list first (of those available), then the one the most
+    list at all, then the one with the most tables, then the lowest number: the demo's 9999, not
+    company 1, which has as many tables.
+    """
     crawled = [c for c in metadata.companies.values() if c.database in metadata.databases]
     if not crawled:
         raise CompanyNotFound("No company database is available to describe")
-    best = max(crawled, key=lambda c: (len(metadata.databases[c.database].tables), -c.number))
+    first: Counter[int] = Counter()
+    listed: Counter[int] = Counter()
+    for user in users:
+        companies = _companies_in_order(user, metadata)
+        first.update(companies[:1])
+        listed.update(companies)
+    best = max(
+        crawled,
+        key=lambda c: (first[c.number], listed[c.number], len(metadata.databases[c.database].tables), -c.number),
+    )
     return best.number
 
 
-def _company_of(metadata: Metadata, principal: Principal) -> int | None:
-    """The first company `principal` may read that is available, in number order."""
-    available = [n for n in sorted(principal.companies) if n in metadata.companies]
-    available = [n for n in available if metadata.companies[n].database in metadata.databases]
+def _company_of(metadata: Metadata, principal: Principal, users: Sequence[ApiUser]) -> int | None:
+    """The first company `principal` may read that is available, in the order its settings list them."""
+    for user in users:
+        if user.username == principal.username:
+            companies = [n for n in _companies_in_order(user, metadata) if principal.can_see_company(n)]
+            return companies[0] if companies else None
+    available = [n for n in sorted(principal.companies) if _available(metadata, n)]
     return available[0] if available else None
 
 
@@ -92,8 +123,9 @@ async def openapi_document(request: Request) -> Response:
         resolve_database(metadata, requested, principal)  # 403, 404 or 503 as for the company's data
         company = int(requested)
     else:
-        own = _company_of(metadata, principal) if principal is not None else None
-        company = own if own is not None else default_company(metadata)
+        users = state.settings.api_users
+        own = _company_of(metadata, principal, users) if principal is not None else None
+        company = own if own is not None else default_company(metadata, users)
         standard_only = own is None
     document = cache.document(metadata, company, standard_only=standard_only)
     headers = {"ETag": document.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}

@@ -69,7 +69,7 @@ QUERY_OPTIONS: list[dict[str, Any]] = [
     {
         "name": "$filter",
         "description": "OData v4 condition: eq ne gt ge lt le, and or not, in (...), null, "
-        "contains startswith endswith tolower toupper length trim. Example: `CustomerNo eq 10042`",
+        "contains startswith endswith tolower toupper length trim. Example: `CustomerNo eq 11100`",
         "schema": {"type": "string", "maxLength": 1000},
     },
     {
@@ -106,6 +106,17 @@ PREFER = {
     "schema": {"type": "string"},
 }
 SECURITY: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"oauth2": []}]
+
+
+# Words whose first vowel letter sounds like a consonant ("a Unit", "a User", "a Eurobond", "a OneTime").
+_CONSONANT_SOUNDS = ("uni", "usa", "use", "usu", "uti", "eu", "one")
+
+
+def with_article(name: str) -> str:
+    """`name` after "a" or "an", as it sounds: "an Order", "an OrderLine", "a Product", "a Unit"."""
+    lower = name.lower()
+    vowel = lower[:1] in ("a", "e", "i", "o", "u") and not lower.startswith(_CONSONANT_SOUNDS)
+    return f"{'an' if vowel else 'a'} {name}"
 
 
 def _column_schema(column: Column) -> dict[str, Any]:
@@ -197,8 +208,8 @@ def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]
         "type": "object",
         "properties": properties,
         "additionalProperties": False,
-        "description": f"Properties of a {table.name} to assign, in this order: Visma's business logic runs on each "
-        "assignment, so a later property overrides what an earlier one filled in",
+        "description": f"Properties of {with_article(table.name)} to assign, in this order: Visma's business logic "
+        "runs on each assignment, so a later property overrides what an earlier one filled in",
         # Swagger UI's default body: without the numbered keys, which their number series give (a
         # key of 0 in the default body created row 0).
         "example": {column.name: _example_value(column) for column in table.columns if column not in numbered},
@@ -357,7 +368,7 @@ class _Builder:
         body = {"$ref": write_ref}
         create = {
             "tags": [tag],
-            "summary": f"Create a {table.name}, or an array of them (all or none)",
+            "summary": f"Create {with_article(table.name)}, or an array of them (all or none)",
             "operationId": f"create_{operation_base}",
             "parameters": [*base_parameters, NUMBER_SERIES, IDEMPOTENCY_KEY],
             "requestBody": {
@@ -400,12 +411,12 @@ class _Builder:
         }
         delete = {
             "tags": [tag],
-            "summary": f"Delete a {table.name}" + (" and its lines" if lines else ""),
+            "summary": f"Delete {with_article(table.name)}" + (" and its lines" if lines else ""),
             "operationId": f"delete_{operation_base}",
             "parameters": [*key_parameters, IF_MATCH],
             "responses": {"204": {"description": "Deleted"}, **_errors(writes=True)},
         }
-        summary = f"Change the properties given of a {table.name}, in body order"
+        summary = f"Change the properties given of {with_article(table.name)}, in body order"
         operations = {
             "put": {**update, "summary": summary, "operationId": f"replace_{operation_base}"},
             "patch": {**update, "summary": summary, "operationId": f"update_{operation_base}"},
@@ -470,7 +481,8 @@ def build_openapi(
         "name": "companyNo",
         "in": "path",
         "required": True,
-        "description": "The company number, e.g. 9999",
+        "description": f"The number of a company you have access to (your API user's AccessibleCompanies), "
+        f"e.g. {company}",
         "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999, "example": company},
     }
     database = metadata.databases.get(metadata.companies[company].database)
