@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ def test_two_workers_without_a_signing_key_accept_each_others_tokens_and_next_li
     """Finding 13: each worker made its own key, so Bearer and nextLinks failed on every other request."""
     document = settings_document(demo_folder, "sqlite", Tokens={"SigningKey": ""})
     with start_server(tmp_path, document, "--workers", "2") as server:
+        deadline = time.monotonic() + 60
+        while server.log().count("Application startup complete") < 2:  # both workers, not the first alone
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
         with server.client(auth=None) as client:
             response = client.post(
                 "/api/oauth/token",
