@@ -9,7 +9,6 @@ import hmac
 import logging
 import os
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -42,7 +41,7 @@ from redhorn.errors import (
 )
 from redhorn.guard import RequestGuardMiddleware
 from redhorn.https import HttpsOnlyMiddleware
-from redhorn.licence import LicenceError, LicenceState, load_public_key
+from redhorn.licence import LicenceError, load_public_key
 from redhorn.licence_renewal import LicenceKeeper
 from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
@@ -138,16 +137,14 @@ def create_licence_keeper(settings: Settings, root: Path) -> LicenceKeeper:
         pem = text.encode() if text.startswith("-----BEGIN") else resolve_path(text, root).read_bytes()
         public_key = load_public_key(pem)
     except (OSError, LicenceError) as exc:
-        # A file from the original product names its own licence and no key: serve, refusing with the reason.
+        # A file from the original product names its own licence and no key: serve, refusing with the
+        # reason, which the keeper logs once.
         reason = (
             f"ApiLicence.IssuerPublicKey: cannot read {text!r}: {exc.strerror}"
             if isinstance(exc, OSError)
             else str(exc)
         )
-        logger.warning("Licence not usable, every request is refused with 503 until it is: %s", reason)
-        keeper = LicenceKeeper(licence_path, None, section)
-        keeper.state = LicenceState("invalid", reason=reason, since=int(time.time()))
-        return keeper
+        return LicenceKeeper(licence_path, None, section, key_problem=reason)
     logger.info("Licence file: %s", section.licence_file_path)
     return LicenceKeeper(licence_path, public_key, section)
 

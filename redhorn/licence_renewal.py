@@ -54,11 +54,15 @@ class RenewalFailed(Exception):
 class LicenceKeeper:
     """The current licence state of this process, and the task that keeps it fresh."""
 
-    def __init__(self, path: Path | None, public_key: OKPKey | None, settings: ApiLicence) -> None:
+    def __init__(
+        self, path: Path | None, public_key: OKPKey | None, settings: ApiLicence, *, key_problem: str = ""
+    ) -> None:
+        """`key_problem`: why there is no `public_key` (a key file that cannot be read), said as the reason."""
         self.path = path
         self.public_key = public_key
         self.settings = settings
-        self.state: LicenceState = read_licence(path, public_key)
+        self.key_problem = key_problem
+        self.state: LicenceState = self._read()
         self._stamp = self._file_stamp()
         self.last_renewal_error = ""
         self._client: httpx.AsyncClient | None = None
@@ -78,9 +82,20 @@ class LicenceKeeper:
         stamp = self._file_stamp()
         if stamp != self._stamp:
             self._stamp = stamp
-            self.state = read_licence(self.path, self.public_key)
-            self._report()
+            previous, self.state = self.state, self._read()
+            if (previous.status, previous.licence, previous.reason) != (
+                self.state.status,
+                self.state.licence,
+                self.state.reason,
+            ):
+                self._report()  # once per change, not once per look
         return self.state
+
+    def _read(self) -> LicenceState:
+        state = read_licence(self.path, self.public_key)
+        if self.key_problem and state.status == "invalid":
+            state = LicenceState("invalid", reason=self.key_problem, since=state.since)
+        return state
 
     def _report(self) -> None:
         """Log the licence just read. Without a valid one every data request is refused, so that is an

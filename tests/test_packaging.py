@@ -190,4 +190,5 @@ def test_the_installed_wheel_serves_a_page_of_orders_from_outside_the_repository
     orders = response.json()["value"]
     assert len(orders) == 5 and all("OrderNo" in order for order in orders)
     served = log_file.read_text(errors="replace")
-    assert "Licence" in served and "unlicensed" not in served.lower()
+    assert served.count("read; it expires") == 1, "the licence is reported once, not at every look"
+    assert "unlicensed" not in served.lower()
