@@ -46,15 +46,19 @@ class DocumentCache:
 
     def __init__(self, version: str) -> None:
         self.version = version
-        self._documents: dict[tuple[int, bool], tuple[Metadata, Document]] = {}
+        self._documents: dict[tuple[int, bool, str], tuple[Metadata, Document]] = {}
 
-    def document(self, metadata: Metadata, company: int, *, standard_only: bool = False) -> Document:
-        cached = self._documents.get((company, standard_only))
+    def document(self, metadata: Metadata, company: int, *, standard_only: bool = False, prefix: str = "") -> Document:
+        """The document of `company`; `prefix` is the path the API is mounted at (`Server.PublicBaseUrl`)."""
+        cached = self._documents.get((company, standard_only, prefix))
         if cached is not None and cached[0] is metadata:
             return cached[1]
-        body = encode(build_openapi(metadata, company, version=self.version, standard_only=standard_only))
+        built = build_openapi(
+            metadata, company, version=self.version, standard_only=standard_only, server_url=prefix or "/"
+        )
+        body = encode(built)
         document = Document(body, gzip.compress(body, 6), '"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-        self._documents[(company, standard_only)] = (metadata, document)
+        self._documents[(company, standard_only, prefix)] = (metadata, document)
         return document
 
 
@@ -127,7 +131,8 @@ async def openapi_document(request: Request) -> Response:
         own = _company_of(metadata, principal, users) if principal is not None else None
         company = own if own is not None else default_company(metadata, users)
         standard_only = own is None
-    document = cache.document(metadata, company, standard_only=standard_only)
+    prefix: str = request.scope.get("root_path", "")
+    document = cache.document(metadata, company, standard_only=standard_only, prefix=prefix)
     headers = {"ETag": document.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if document.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
@@ -167,8 +172,9 @@ async def swagger_page(request: Request) -> Response:
     document (Visma's standard tables); a company's extensions are in its own document, which
     needs credentials.
     """
+    prefix: str = request.scope.get("root_path", "")  # behind Server.PublicBaseUrl's path prefix
     config = {
-        "url": SPEC_PATH,
+        "url": prefix + SPEC_PATH,
         "dom_id": "#swagger-ui",
         "deepLinking": True,
         "docExpansion": "none",
@@ -176,10 +182,10 @@ async def swagger_page(request: Request) -> Response:
         "persistAuthorization": True,
         "displayRequestDuration": True,
         "tryItOutEnabled": True,
-        "oauth2RedirectUrl": str(request.url.replace(path=f"{STATIC_PATH}/oauth2-redirect.html", query="")),
+        "oauth2RedirectUrl": str(request.url.replace(path=f"{prefix}{STATIC_PATH}/oauth2-redirect.html", query="")),
         "layout": "BaseLayout",
     }
-    return HTMLResponse(PAGE.format(static=STATIC_PATH, config=json.dumps(config)))
+    return HTMLResponse(PAGE.format(static=prefix + STATIC_PATH, config=json.dumps(config)))
 
 
 def static_files() -> StaticFiles:

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from apispec import APISpec
 
+from redhorn.auth.backends import TOKEN_PATH
 from redhorn.auth.endpoint import TokenResponse
 from redhorn.errors import ErrorBody
 from redhorn.metadata import Column, Database, Metadata, Table
@@ -453,7 +454,8 @@ def build_openapi(
         metadata: the crawled databases.
         company: the company whose tables (extensions included) the document describes.
         version: redhorn's version, shown as the API's.
-        server_url: the base URL the document names.
+        server_url: the base URL the document names (a path prefix behind `Server.PublicBaseUrl`);
+            the token URL of the password flow is under it too.
         standard_only: only Visma's own tables and columns, as the dictionary knows them: the
             public document, which tells nobody what a company added (Data Model Extensions).
     """
@@ -475,7 +477,7 @@ def build_openapi(
         servers=[{"url": server_url}],
         security=SECURITY,
     )
-    _add_shared_components(spec, metadata)
+    _add_shared_components(spec, metadata, server_url.rstrip("/") + TOKEN_PATH)
     builder = _Builder(spec)
     company_parameter = {
         "name": "companyNo",
@@ -520,7 +522,7 @@ def _tag_groups(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{"name": group, "tags": names} for group, names in groups.items() if names]
 
 
-def _add_shared_components(spec: APISpec, metadata: Metadata) -> None:
+def _add_shared_components(spec: APISpec, metadata: Metadata, token_url: str) -> None:
     _, components = msgspec.json.schema_components(
         (ErrorBody, TokenResponse, Message), ref_template="#/components/schemas/{name}"
     )
@@ -545,7 +547,7 @@ def _add_shared_components(spec: APISpec, metadata: Metadata) -> None:
         {
             "type": "oauth2",
             "description": "The password grant: an API user's username and password for a bearer token",
-            "flows": {"password": {"tokenUrl": "/api/oauth/token", "scopes": {}}},
+            "flows": {"password": {"tokenUrl": token_url, "scopes": {}}},
         },
     )
 

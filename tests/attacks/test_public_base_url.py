@@ -41,3 +41,18 @@ def test_a_public_base_url_that_is_not_an_https_address_stops_startup(value: str
     document = {"VismaConnection": {"VismaDbConnectionString": "Engine=sqlite;Data Source=~/data"}}
     with pytest.raises(SettingsError, match="PublicBaseUrl"):
         parse_settings(json.dumps(document | {"Server": {"PublicBaseUrl": value}}))
+
+
+async def test_swagger_and_its_document_name_the_public_path_prefix(demo_folder: Path):
+    settings = parse_settings(json.dumps(settings_document(demo_folder, "sqlite", Server={"PublicBaseUrl": PUBLIC})))
+    async with running_client(settings, demo_folder) as client:
+        page = await client.get("/swagger", headers={"Host": "attacker.example"})
+        assert page.status_code == 200
+        assert '"url": "/redhorn/swagger/v1/swagger.json"' in page.text
+        assert f'"oauth2RedirectUrl": "{PUBLIC}/swagger/static/oauth2-redirect.html"' in page.text
+        assert 'src="/redhorn/swagger/static/swagger-ui-bundle.js"' in page.text
+        assert (await client.get("/swagger/static/swagger-ui-bundle.js")).status_code == 200
+        document = (await client.get("/swagger/v1/swagger.json")).json()
+        assert document["servers"] == [{"url": "/redhorn"}]
+        token_url = document["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"]
+        assert token_url == "/redhorn/api/oauth/token"
