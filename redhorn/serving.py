@@ -4,8 +4,10 @@ uvicorn times out idle keep-alive connections but not a request whose headers ne
 slowloris client holding thousands of such connections reached the file-descriptor limit, and every
 new client was refused. This protocol (httptools, as uvicorn's own default) closes a connection
 whose request headers are not complete `Server.RequestHeaderTimeoutSeconds` after it opened, or
-after its previous response, and answers a connection past `Server.MaxConnections` (per worker)
-with a 503 in the JSON error shape before closing it. A server with a header timeout of its own
+after its previous response, or whose body is not complete `Server.RequestBodyTimeoutSeconds`
+after its headers (a body trickled a byte at a time held a connection for ever), and answers a
+connection past `Server.MaxConnections` (per worker) with a 503 in the JSON error shape before
+closing it. A server with a header timeout of its own
 (hypercorn, granian) would do the first, but not the second, and would replace the stack that the
 rest of redhorn is measured on; extending the protocol keeps both.
 
@@ -135,10 +137,22 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_header_deadline()
         super().on_headers_complete()
+        if self.transport.is_closing():
+            return
+        if self.parser.get_method() not in (b"GET", b"HEAD", b"DELETE", b"OPTIONS") or any(
+            name in (b"content-length", b"transfer-encoding") for name, _ in self.headers
+        ):
+            self._header_deadline = self.loop.call_later(  # now the body's deadline
+                server_limits().request_body_timeout_seconds, self._too_slow
+            )
+
+    def on_message_complete(self) -> None:
+        self._disarm_header_deadline()
+        super().on_message_complete()
 
     def _arm_header_deadline(self) -> None:
         self._header_deadline = self.loop.call_later(
-            server_limits().request_header_timeout_seconds, self._headers_too_slow
+            server_limits().request_header_timeout_seconds, self._too_slow
         )
 
     def _disarm_header_deadline(self) -> None:
@@ -146,7 +160,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._header_deadline.cancel()
             self._header_deadline = None
 
-    def _headers_too_slow(self) -> None:
+    def _too_slow(self) -> None:
         self._header_deadline = None
         if not self.transport.is_closing():
             self.transport.close()

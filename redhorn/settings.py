@@ -104,6 +104,9 @@ class ServerSettings(_Section, frozen=True):
     # A connection whose request headers are not complete this long after it opened (or after its
     # previous answer) is closed: slow clients cannot hold connections open with partial headers.
     request_header_timeout_seconds: Seconds = 5.0
+    # A request whose body is not complete this long after its headers is dropped, its connection
+    # closed (a body trickled a byte at a time would hold it for ever).
+    request_body_timeout_seconds: Seconds = 30.0
     # Connections one worker holds at most; one more is answered 503 and closed.
     max_connections: Count = 4096
     # The address clients reach the API at, behind a proxy (https://erp.example.com/redhorn): every

@@ -50,6 +50,9 @@ async def _read_form(request: Request) -> dict[str, str] | OAuth2Error:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         return InvalidRequestError(description=f"The body must be {FORM}")
+    length = request.headers.get("content-length", "")
+    if length.isascii() and length.isdigit() and (len(length) > 12 or int(length) > MAX_BODY_BYTES):
+        return InvalidRequestError(description="The request body is too large")  # before waiting for it
     body = bytearray()
     async for chunk in request.stream():
         body += chunk

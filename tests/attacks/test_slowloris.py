@@ -113,3 +113,42 @@ async def test_a_connection_past_the_cap_is_refused_with_a_json_503(tmp_path: Pa
             await close_all(slow)
         assert answer.startswith(b"HTTP/1.1 503 ") and b'"code":"ServerBusy"' in answer
         assert await page_seconds(server, context) < 5, "room again once the slow ones left"
+
+
+async def test_a_body_that_trickles_in_is_dropped_after_its_deadline(tmp_path: Path, demo_folder: Path):
+    """A body sent a byte every few seconds held its connection for ever, on the token endpoint too."""
+    document = settings_document(demo_folder, "sqlite", Server={"RequestBodyTimeoutSeconds": 1})
+    with start_server(tmp_path, document) as server:
+        context = server.ssl_context()
+        port = int(server.base_url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        started = time.monotonic()
+        writer.write(
+            b"POST /api/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\ngrant_type="
+        )
+        await writer.drain()
+        for _ in range(3):
+            await asyncio.sleep(0.3)
+            writer.write(b"p")
+            await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), timeout=10)
+        waited = time.monotonic() - started
+        writer.close()
+        assert b" 200 " not in answer and 0.9 < waited < 5, (answer[:100], waited)
+        assert "Traceback" not in server.log()
+
+
+async def test_a_token_request_announcing_a_huge_body_is_refused_at_once(tmp_path: Path, demo_folder: Path):
+    with start_server(tmp_path, settings_document(demo_folder, "sqlite")) as server:
+        context = server.ssl_context()
+        port = int(server.base_url.rsplit(":", 1)[1])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
+        writer.write(
+            b"POST /api/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 99999999999\r\n\r\ng"
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=5)
+        writer.close()
+        assert head.startswith(b"HTTP/1.1 400 "), head
