@@ -133,3 +133,14 @@ async def test_a_percent_encoded_password_parameter_is_refused(client: httpx.Asy
     for query in ("password=hunter2", "pass%77ord=hunter2", "acc%65ss_token=hunter2"):
         response = await client.get(f"/api/9999/orders?{query}")
         assert response.status_code == 400 and response.json()["error"]["code"] == "TokenInQueryString", query
+
+
+def test_a_huge_request_line_is_logged_cut_to_a_bounded_length():
+    """New in the re-run: a 65 KB query string refused with 414 was written whole into the access log."""
+    line = "GET /api/9999/orders?$orderby=" + "A," * 30_000 + "&password=hunter2 HTTP/1.1"
+    record = logging.LogRecord(
+        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s" %d', ("1.2.3.4", line, 414), None
+    )
+    RedactSecrets().filter(record)
+    logged = record.getMessage()
+    assert len(logged) < 2200 and "characters)" in logged and "hunter2" not in logged
