@@ -151,9 +151,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _arm_header_deadline(self) -> None:
-        self._header_deadline = self.loop.call_later(
-            server_limits().request_header_timeout_seconds, self._too_slow
-        )
+        self._header_deadline = self.loop.call_later(server_limits().request_header_timeout_seconds, self._too_slow)
 
     def _disarm_header_deadline(self) -> None:
         if self._header_deadline is not None:
