@@ -76,22 +76,28 @@ async def test_two_thousand_slow_connections_leave_room_for_a_normal_client(tmp_
     assert after <= before * 1.2, f"RSS {before} KiB before, {held} KiB with 2,000 slow clients, {after} KiB after"
 
 
+async def trickle(server: Server, head: bytes, byte: bytes) -> tuple[bytes, float]:
+    """Send `head`, then `byte` now and then (which must not keep a connection open): what the
+    server answered before it closed the connection, and how long that took."""
+    port = int(server.base_url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=server.ssl_context())
+    started = time.monotonic()
+    writer.write(head)
+    await writer.drain()
+    for _ in range(3):
+        await asyncio.sleep(0.3)
+        writer.write(byte)
+        await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), timeout=10)
+    writer.close()
+    return answer, time.monotonic() - started
+
+
 async def test_a_connection_whose_headers_do_not_finish_in_time_is_closed(tmp_path: Path, demo_folder: Path):
     document = settings_document(demo_folder, "sqlite", Server={"RequestHeaderTimeoutSeconds": 1})
     with start_server(tmp_path, document) as server:
         context = server.ssl_context()
-        port = int(server.base_url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-        started = time.monotonic()
-        writer.write(PARTIAL_REQUEST)
-        await writer.drain()
-        for _ in range(3):  # a byte now and then does not keep it open
-            await asyncio.sleep(0.3)
-            writer.write(b"x")
-            await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-        waited = time.monotonic() - started
-        writer.close()
+        answer, waited = await trickle(server, PARTIAL_REQUEST, b"x")
         assert answer == b"" and 0.9 < waited < 5, (answer, waited)
         assert await page_seconds(server, context) < 5, "normal clients are served meanwhile"
 
@@ -119,22 +125,11 @@ async def test_a_body_that_trickles_in_is_dropped_after_its_deadline(tmp_path: P
     """A body sent a byte every few seconds held its connection for ever, on the token endpoint too."""
     document = settings_document(demo_folder, "sqlite", Server={"RequestBodyTimeoutSeconds": 1})
     with start_server(tmp_path, document) as server:
-        context = server.ssl_context()
-        port = int(server.base_url.rsplit(":", 1)[1])
-        reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=context)
-        started = time.monotonic()
-        writer.write(
+        head = (
             b"POST /api/oauth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4000\r\n\r\ngrant_type="
         )
-        await writer.drain()
-        for _ in range(3):
-            await asyncio.sleep(0.3)
-            writer.write(b"p")
-            await writer.drain()
-        answer = await asyncio.wait_for(reader.read(), timeout=10)
-        waited = time.monotonic() - started
-        writer.close()
+        answer, waited = await trickle(server, head, b"p")
         assert b" 200 " not in answer and 0.9 < waited < 5, (answer[:100], waited)
         assert "Traceback" not in server.log()
 
