@@ -19,6 +19,8 @@ from redhorn.auth.principal import Principal
 from redhorn.disconnect import while_connected
 from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
 from redhorn.errors import DatabaseUnavailable, InvalidQuery, QueryTimeout, RowNotFound
+from redhorn.guard import header_number
+from redhorn.https import route_path
 from redhorn.licence import LicenceInvalid
 from redhorn.metadata import Database, Table
 from redhorn.odata.binder import bind_filter
@@ -76,10 +78,10 @@ def _requested_page_size(request: Request, maximum: int) -> tuple[int, str | Non
     prefer = request.headers.get("prefer")
     if prefer:
         for preference in prefer.split(","):
-            name, _, raw = preference.strip().partition("=")
-            value = raw.strip()
-            if name.strip().lower() == "odata.maxpagesize" and value.isascii() and value.isdigit() and len(value) <= 9:
-                size = min(max(int(value), 1), maximum)
+            name, _, value = preference.strip().partition("=")
+            requested = header_number(value, 9) if name.strip().lower() == "odata.maxpagesize" else None
+            if requested is not None:
+                size = min(max(requested, 1), maximum)
                 return size, f"odata.maxpagesize={size}"
     return maximum, None
 
@@ -162,10 +164,7 @@ async def _fetch_page(
 def key_segments(request: Request) -> list[str]:
     """The key segments from the raw path, so that an encoded `/` (%2F) inside a key stays inside it."""
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    path = raw_path.decode("latin-1").split("?")[0]
-    root_path: str = request.scope.get("root_path", "")
-    if root_path and path.startswith(root_path):  # behind Server.PublicBaseUrl's path prefix
-        path = path[len(root_path) :]
+    path = route_path(raw_path.decode("latin-1").split("?")[0], request.scope.get("root_path", ""))
     return [unquote(part) for part in path.split("/")[4:]]
 
 

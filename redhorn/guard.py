@@ -14,6 +14,17 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from redhorn.errors import ApiError, HeadersTooLarge, InvalidQuery, QueryStringTooLong, error_body
 
 
+def header_number(text: str, max_digits: int) -> int | None:
+    """A header's number when it is plain ASCII digits, at most `max_digits` of them; else None.
+
+    `str.isdigit` also passes `²` and `١`, which `int` then refuses or reads as another number.
+    """
+    value = text.strip()
+    if not (value.isascii() and value.isdigit()) or len(value) > max_digits:
+        return None
+    return int(value)
+
+
 class RequestGuardMiddleware:
     def __init__(
         self,

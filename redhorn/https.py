@@ -17,6 +17,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from redhorn.errors import HttpsRequired, error_body
 
 
+def route_path(path: str, root_path: str) -> str:
+    """`path` without the `root_path` prefix `Server.PublicBaseUrl` puts before it: what routes match."""
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+
 class HttpsOnlyMiddleware:
     def __init__(self, app: ASGIApp, trusted_proxies: Iterable[str] = (), public_base_url: str = "") -> None:
         self.app = app

@@ -1,4 +1,4 @@
-"""uvicorn's HTTP protocol with the two limits it lacks: a deadline for headers, and a connection cap.
+"""uvicorn's HTTP protocol with the limits it lacks: deadlines for headers and bodies, and a connection cap.
 
 uvicorn times out idle keep-alive connections but not a request whose headers never finish: a
 slowloris client holding thousands of such connections reached the file-descriptor limit, and every

@@ -21,6 +21,7 @@ from redhorn.api import JSON, entity_tag, key_segments, read_row, read_rows_wher
 from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
 from redhorn.errors import InvalidQuery, RowNotFound
+from redhorn.guard import header_number
 from redhorn.metadata import Database, Table
 from redhorn.query import plan_get
 from redhorn.resolve import resolve_table
@@ -28,13 +29,12 @@ from redhorn.state import State
 from redhorn.writers.body import decode_body, require_json, row_write
 from redhorn.writers.errors import (
     BodyTooLarge,
-    IdempotencyOutcomeUnknown,
     MalformedBody,
     PreconditionFailed,
     ReadOnlyResource,
     WriteOutcomeUnknown,
 )
-from redhorn.writers.idempotency import Resumed, StoredAnswer, fingerprint, receipt_of
+from redhorn.writers.idempotency import Resumed, StoredAnswer, fingerprint, outcome_unknown, receipt_of
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -103,8 +103,8 @@ async def _read_body(request: Request, limit: int) -> Any:
     """The decoded JSON body, refused as soon as it is known to be too large."""
     content_type = request.headers.get("content-type")
     require_json(content_type)
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > limit):
+    length = header_number(request.headers.get("content-length", ""), 18)
+    if length is not None and length > limit:
         raise BodyTooLarge(f"The body is larger than {limit} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
@@ -188,11 +188,7 @@ async def create_rows(request: Request) -> Response:
     if isinstance(claim, Resumed):  # an attempt that never answered: did it write?
         if not state.writer.records_receipts:
             await state.idempotency.mark_unknown(scope, key)
-            raise IdempotencyOutcomeUnknown(
-                f"Whether the first request with Idempotency-Key {key!r} was written is unknown: it never finished. "
-                "An operator must check Visma Business and resolve the key.",
-                target="Idempotency-Key",
-            )
+            raise outcome_unknown(key)
         committed = await state.writer.find_receipt(database.name, receipt)
         if committed is not None:
             response = await _created(request, state, database, table, committed, nested=nested, single=single)

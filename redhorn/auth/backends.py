@@ -16,6 +16,7 @@ from starlette.responses import Response
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.principal import Principal
 from redhorn.errors import ApiError, AuthenticationRequired, InvalidCredentials, TokenInQueryString, error_response
+from redhorn.https import route_path
 
 TOKEN_PATH = "/api/oauth/token"
 # Query parameters that carry credentials in other APIs; refused so they never reach a log.
@@ -49,10 +50,7 @@ class ApiAuthenticationBackend(AuthenticationBackend):
         self.also_paths = also_paths
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal] | None:
-        path: str = conn.scope["path"]
-        root_path: str = conn.scope.get("root_path", "")
-        if root_path and path.startswith(root_path):  # behind Server.PublicBaseUrl's path prefix
-            path = path[len(root_path) :]
+        path = route_path(conn.scope["path"], conn.scope.get("root_path", ""))
         if not (path.startswith("/api/") or path in self.also_paths) or path == TOKEN_PATH:
             return None
         query: bytes = conn.scope.get("query_string", b"")

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import client_address
 from redhorn.errors import InvalidCredentials, MethodNotAllowed, TooManyFailedLogins
+from redhorn.guard import header_number
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -50,8 +51,8 @@ async def _read_form(request: Request) -> dict[str, str] | OAuth2Error:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         return InvalidRequestError(description=f"The body must be {FORM}")
-    length = request.headers.get("content-length", "")
-    if length.isascii() and length.isdigit() and (len(length) > 12 or int(length) > MAX_BODY_BYTES):
+    length = header_number(request.headers.get("content-length", ""), 18)
+    if length is not None and length > MAX_BODY_BYTES:
         return InvalidRequestError(description="The request body is too large")  # before waiting for it
     body = bytearray()
     async for chunk in request.stream():

@@ -77,13 +77,10 @@ class ConnectionPool(Generic[Connection]):
             DatabaseUnavailable: no connection could be opened.
             DatabaseBusy: every connection stayed busy for `wait_seconds`.
         """
-        try:
-            async with asyncio.timeout(self.wait_seconds):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise DatabaseBusy(
-                f"Database {self.name!r} is busy with other queries; try again shortly", headers={"Retry-After": "1"}
-            ) from None
+        if self._slots.locked():  # a free slot (the usual case) is taken at once, with no timer
+            await self._wait_for_slot()
+        else:
+            await self._slots.acquire()
         try:
             connection = self._idle.pop() if self._idle else await self._open_with_retry()
             healthy = True
@@ -101,6 +98,20 @@ class ConnectionPool(Generic[Connection]):
                         await self._close(connection)
         finally:
             self._slots.release()
+
+    async def _wait_for_slot(self) -> None:
+        """Take a slot within `wait_seconds`, or refuse.
+
+        Raises:
+            DatabaseBusy: every connection stayed busy that long.
+        """
+        try:
+            async with asyncio.timeout(self.wait_seconds):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise DatabaseBusy(
+                f"Database {self.name!r} is busy with other queries; try again shortly", headers={"Retry-After": "1"}
+            ) from None
 
     async def close(self) -> None:
         while self._idle:

@@ -72,6 +72,15 @@ def fingerprint(*parts: bytes) -> bytes:
     return digest.digest()
 
 
+def outcome_unknown(key: str) -> IdempotencyOutcomeUnknown:
+    """The 409 for a key whose first write may or may not have happened (see the README)."""
+    return IdempotencyOutcomeUnknown(
+        f"Whether the first request with Idempotency-Key {key!r} was written is unknown: it never finished. "
+        "An operator must check Visma Business and resolve the key ('redhorn idempotency').",
+        target="Idempotency-Key",
+    )
+
+
 def receipt_of(scope: str, key: str) -> str:
     """The receipt a keyed write records in the company database: a digest, naming no user or key."""
     return fingerprint(b"receipt", scope.encode("utf-8"), key.encode("utf-8")).hex()
@@ -117,11 +126,7 @@ class IdempotencyStore:
                         "This Idempotency-Key was used before for a different request", target="Idempotency-Key"
                     )
                 elif row[1] == OUTCOME_UNKNOWN:
-                    raise IdempotencyOutcomeUnknown(
-                        f"Whether the first request with Idempotency-Key {key!r} was written is unknown: the writer "
-                        "went away during it. An operator must check Visma Business and resolve the key.",
-                        target="Idempotency-Key",
-                    )
+                    raise outcome_unknown(key)
                 elif row[1] == PENDING and row[5] >= now - self.pending_seconds:
                     raise IdempotencyKeyInUse(
                         "The first request with this Idempotency-Key is still running; try again shortly",

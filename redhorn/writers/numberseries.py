@@ -22,6 +22,7 @@ from __future__ import annotations
 import sqlite3
 
 from redhorn.errors import ApiError
+from redhorn.writers.rules import quote
 
 TABLE = "RedhornNumberSeries"
 CREATE_TABLE = (
@@ -59,7 +60,7 @@ def set_default_interval(
     A new series continues after the rows already in its interval; an existing one keeps its mark.
     """
     ensure_table(connection)
-    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    quoted_table, quoted_column = quote(table), quote(column)
     (highest,) = connection.execute(
         f"SELECT MAX({quoted_column}) FROM {quoted_table} WHERE {quoted_column} BETWEEN ? AND ?", interval
     ).fetchone()
@@ -131,7 +132,7 @@ def _first_free(connection: sqlite3.Connection, table: str, column: str, start: 
     """
     if start > high:
         return None
-    quoted_table, quoted_column = '"' + table.replace('"', '""') + '"', '"' + column.replace('"', '""') + '"'
+    quoted_table, quoted_column = quote(table), quote(column)
     taken = f"SELECT 1 FROM {quoted_table} WHERE {quoted_column} = ?"
     if connection.execute(taken, (start,)).fetchone() is None:
         return start

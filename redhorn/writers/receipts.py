@@ -28,10 +28,15 @@ CREATE_TABLE = (
     f'CREATE TABLE IF NOT EXISTS "{TABLE}" '
     '("Receipt" TEXT PRIMARY KEY, "CreatedAt" REAL NOT NULL, "Result" BLOB NOT NULL)'
 )
+CREATE_INDEX = f'CREATE INDEX IF NOT EXISTS "{TABLE}_CreatedAt" ON "{TABLE}" ("CreatedAt")'
+# How long a receipt is kept: far longer than any retry waits for its answer, short enough that
+# the table does not grow with every keyed write the company ever had.
+KEEP_SECONDS = 30 * 86_400
 
 
 def ensure_table(connection: sqlite3.Connection) -> None:
     connection.execute(CREATE_TABLE)
+    connection.execute(CREATE_INDEX)
 
 
 def record(connection: sqlite3.Connection, receipt: str, result: WriteResult) -> None:
@@ -40,10 +45,12 @@ def record(connection: sqlite3.Connection, receipt: str, result: WriteResult) ->
     Raises:
         IdempotencyKeyInUse: another attempt with the same key committed first.
     """
+    now = time.time()
+    prune(connection, now - KEEP_SECONDS)
     try:
         connection.execute(
             f'INSERT INTO "{TABLE}" ("Receipt", "CreatedAt", "Result") VALUES (?, ?, ?)',
-            (receipt, time.time(), msgspec.json.encode(result)),
+            (receipt, now, msgspec.json.encode(result)),
         )
     except sqlite3.IntegrityError:
         raise IdempotencyKeyInUse(
