@@ -288,8 +288,8 @@ def timed(function: Callable[[], Any], repeat: int = 7) -> float:
 
 
 def bench_crawl(work: Path) -> dict[str, Any]:
-    from redhorn.crawler import build_database, catalog_columns, crawl_database
-    from redhorn.dictionary import load_dictionary
+    from redhorn.catalog.crawler import build_database, catalog_columns, crawl_database
+    from redhorn.catalog.dictionary import load_dictionary
     from redhorn.engines.sqlite import SqliteEngine
 
     synthetic_schema(work / "F0350.db")
@@ -307,7 +307,7 @@ def bench_crawl(work: Path) -> dict[str, Any]:
         asyncio.run(run())
 
     with sqlite3.connect(work / "F0350.db") as connection:
-        from redhorn.crawler import SQLITE_CATALOG
+        from redhorn.catalog.crawler import SQLITE_CATALOG
 
         rows = connection.execute(SQLITE_CATALOG.sql).fetchall()
     crawl_seconds = timed(crawl_once)
@@ -358,11 +358,11 @@ def bench_auth(work: Path) -> dict[str, Any]:
 
 def bench_openapi(work: Path) -> dict[str, Any]:
     """Building the OpenAPI document: the demo company, and a synthetic 350-table x 40-column one."""
-    from redhorn.crawler import crawl
-    from redhorn.dictionary import load_dictionary
+    from redhorn.catalog.crawler import crawl
+    from redhorn.catalog.dictionary import load_dictionary
     from redhorn.engines.sqlite import SqliteEngine
     from redhorn.metadata import Company, Metadata
-    from redhorn.openapi import build_openapi
+    from redhorn.openapi.document import build_openapi
 
     work = work / "openapi"
     work.mkdir()
@@ -392,8 +392,8 @@ def bench_openapi(work: Path) -> dict[str, Any]:
 
 
 async def _crawl_one(folder: Path, name: str) -> Any:
-    from redhorn.crawler import crawl_database
-    from redhorn.dictionary import load_dictionary
+    from redhorn.catalog.crawler import crawl_database
+    from redhorn.catalog.dictionary import load_dictionary
     from redhorn.engines.sqlite import SqliteEngine
 
     engine = SqliteEngine(folder)

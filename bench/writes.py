@@ -64,7 +64,7 @@ def _floor(path: Path, workload: str, seconds: float) -> float:
 
 
 def bench_writes(work: Path) -> dict[str, Any]:
-    from redhorn.demo import build_demo
+    from redhorn.tools.demo.build import build_demo
 
     data = work / "writes-data"
     build_demo(data, scale=0.05)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from redhorn.application import VERSION, create_app
-from redhorn.settings import Settings, SettingsError, load_settings
+from redhorn.errors import SettingsError
+from redhorn.settings import Settings, load_settings
 
 __version__ = VERSION
 

@@ -22,30 +22,31 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from redhorn import api, docs, writes
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import TOKEN_PATH, ApiAuthenticationBackend, on_auth_error
 from redhorn.auth.endpoint import issue_token
 from redhorn.auth.throttle import LoginThrottle
 from redhorn.auth.tokens import TokenService
 from redhorn.auth.users import UserDirectory
-from redhorn.crawler import crawl
-from redhorn.dictionary import load_dictionary
+from redhorn.catalog.cache import MetadataCache
+from redhorn.catalog.crawler import crawl
+from redhorn.catalog.dictionary import load_dictionary
+from redhorn.endpoints import docs, reads, writes
 from redhorn.engines.connect import create_engine
 from redhorn.errors import (
     ApiError,
+    LicenceError,
     handle_api_error,
     handle_client_disconnect,
     handle_http_exception,
     handle_unexpected,
 )
-from redhorn.guard import RequestGuardMiddleware
-from redhorn.https import HttpsOnlyMiddleware
-from redhorn.licence import LicenceError, load_public_key
-from redhorn.licence_renewal import LicenceKeeper
-from redhorn.metadata_cache import MetadataCache
+from redhorn.licensing.keeper import LicenceKeeper
+from redhorn.licensing.licence import load_public_key
+from redhorn.middleware.https import HttpsOnlyMiddleware
+from redhorn.middleware.limits import RequestGuardMiddleware
 from redhorn.odata.parser import QueryLimits
-from redhorn.redaction import install_redaction
+from redhorn.server.redaction import install_redaction
 from redhorn.settings import Settings, load_settings, resolve_path
 from redhorn.state import State
 from redhorn.writers.executor import create_writer
@@ -196,13 +197,13 @@ def create_app(
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             licence = create_licence_keeper(loaded, app_root)
-            writes = loaded.writes
+            write_settings = loaded.writes
             writer = create_writer(loaded, engine, lambda name: metadata.current.databases[name])
             idempotency = IdempotencyStore(
-                resolve_path(writes.idempotency_database, app_root),
-                writes.idempotency_key_seconds,
-                writes.busy_timeout_seconds,
-                writes.idempotency_pending_seconds,
+                resolve_path(write_settings.idempotency_database, app_root),
+                write_settings.idempotency_key_seconds,
+                write_settings.busy_timeout_seconds,
+                write_settings.idempotency_pending_seconds,
             )
             app.state.redhorn = State(
                 loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence, writer, idempotency
@@ -225,16 +226,16 @@ def create_app(
             await engine.close()
 
     routes = [
-        Route("/health", api.health, methods=["GET"]),
+        Route("/health", reads.health, methods=["GET"]),
         Route(docs.SPEC_PATH, docs.openapi_document, methods=["GET"]),
         Route("/swagger", docs.swagger_page, methods=["GET"]),
         Mount(docs.STATIC_PATH, app=docs.static_files(), name="swagger-static"),
         Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-        Route("/api/{database}", api.list_resources, methods=["GET"]),
-        _route_by_method("/api/{database}/{resource}", GET=api.list_rows, POST=writes.create_rows),
+        Route("/api/{database}", reads.list_resources, methods=["GET"]),
+        _route_by_method("/api/{database}/{resource}", GET=reads.list_rows, POST=writes.create_rows),
         _route_by_method(
             "/api/{database}/{resource}/{key:path}",
-            GET=api.get_row,
+            GET=reads.get_row,
             PUT=writes.update_row,
             PATCH=writes.update_row,
             DELETE=writes.delete_row,

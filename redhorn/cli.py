@@ -20,12 +20,13 @@ from typing import Any
 
 from redhorn.application import SERVER_KEY_ENV, SETTINGS_ENV, VERSION, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
-from redhorn.demo import build_demo, demo_exists
 from redhorn.engines.connect import create_engine
-from redhorn.licence import LicenceError, generate_key, issue_licence, load_private_key
-from redhorn.licence_renewal import write_atomically
-from redhorn.settings import Settings, SettingsError, load_settings, parse_connection_string, resolve_path
-from redhorn.tls import CertificateError, check_certificate_pair, make_development_certificate
+from redhorn.errors import LicenceError, SettingsError
+from redhorn.licensing.keeper import write_atomically
+from redhorn.licensing.licence import generate_key, issue_licence, load_private_key
+from redhorn.server.tls import CertificateError, check_certificate_pair, make_development_certificate
+from redhorn.settings import Settings, load_settings, parse_connection_string, resolve_path
+from redhorn.tools.demo.build import build_demo, demo_exists
 from redhorn.writers.idempotency import IdempotencyStore
 
 DEMO_SETTINGS = "demo_settings.json"
@@ -51,7 +52,9 @@ def _demo_folder(settings_file: Path) -> Path:
 def write_demo_settings(settings_file: Path) -> None:
     """The demo's settings file (shipped in the package, as config/appsettings.json is in the repository)."""
     settings_file.parent.mkdir(parents=True, exist_ok=True)
-    write_atomically(settings_file, resources.files("redhorn").joinpath(DEMO_SETTINGS).read_text(encoding="utf-8"))
+    write_atomically(
+        settings_file, resources.files("redhorn.tools.demo").joinpath(DEMO_SETTINGS).read_text(encoding="utf-8")
+    )
 
 
 def command_demo(args: argparse.Namespace) -> int:
@@ -118,7 +121,7 @@ def command_serve(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         log_level=args.log_level,
         log_config=_log_config(),
-        http="redhorn.serving:GuardedHttpToolsProtocol",  # header deadline and connection cap
+        http="redhorn.server.protocol:GuardedHttpToolsProtocol",  # header deadline and connection cap
         **tls,  # type: ignore[arg-type]
     )
     return 0
@@ -259,7 +262,7 @@ def command_licence_serve(args: argparse.Namespace) -> int:
     """Run the reference licence service."""
     import uvicorn
 
-    from redhorn.licence_service import create_service
+    from redhorn.tools.licence_service import create_service
 
     revoked = Path(args.revoked) if args.revoked else None
     app = create_service(Path(args.key).read_bytes(), days=args.days, grace_days=args.grace_days, revoked=revoked)
@@ -272,7 +275,7 @@ def command_vbs_emulator(args: argparse.Namespace) -> int:
     """Answer the VBS write contract with the embedded executor, as the settings' integration user."""
     import uvicorn
 
-    from redhorn.writers.emulator import create_emulator
+    from redhorn.tools.vbs_emulator import create_emulator
 
     settings_file = _settings_path(args.settings)
     settings = load_settings(settings_file)

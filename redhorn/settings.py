@@ -18,10 +18,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
-
-class SettingsError(Exception):
-    """The settings file cannot be used; the message names the key and the line."""
-
+from redhorn.errors import SettingsError
 
 # Ranges checked when the file is read, so that a value that parses but cannot work (a page size
 # of 0, port 99999, an empty password) stops startup with the key and the line, not later.

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from redhorn.catalog.cache import MetadataCache
 from redhorn.engines.base import Engine
-from redhorn.licence_renewal import LicenceKeeper
+from redhorn.licensing.keeper import LicenceKeeper
 from redhorn.metadata import Metadata
-from redhorn.metadata_cache import MetadataCache
 from redhorn.odata.parser import QueryLimits
-from redhorn.prepared import PreparedCache
+from redhorn.query.prepared import PreparedCache
 from redhorn.settings import Settings
 from redhorn.writers.executor import Writer
 from redhorn.writers.idempotency import IdempotencyStore

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from redhorn.application import create_app
-from redhorn.demo import build_demo
+from redhorn.server.tls import make_development_certificate
 from redhorn.settings import Settings, parse_settings
-from redhorn.tls import make_development_certificate
+from redhorn.tools.demo.build import build_demo
 
 pytest.register_assert_rewrite("tests.processes")
 pytest_plugins = ["tests.processes"]

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from redhorn.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, build_database, catalog_columns, crawl
-from redhorn.dictionary import load_dictionary
+from redhorn.catalog.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, build_database, catalog_columns, crawl
+from redhorn.catalog.dictionary import load_dictionary
 from redhorn.engines.sqlite import SqliteEngine
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from redhorn import disconnect
-from redhorn.disconnect import WATCH_AFTER_SECONDS, while_connected
+from redhorn.endpoints import disconnect
+from redhorn.endpoints.disconnect import WATCH_AFTER_SECONDS, while_connected
 from redhorn.errors import ClientDisconnected
 
 WORK_SECONDS = WATCH_AFTER_SECONDS * 6

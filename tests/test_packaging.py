@@ -98,7 +98,7 @@ def test_the_locked_runtime_installs_from_wheels_alone(tmp_path: Path, platform:
 
 def test_the_packaged_demo_settings_are_the_repositorys():
     """`redhorn demo` writes the packaged copy where no settings file is; it is config/appsettings.json."""
-    packaged = (REPO / "redhorn" / "demo_settings.json").read_bytes()
+    packaged = (REPO / "redhorn" / "tools" / "demo" / "demo_settings.json").read_bytes()
     assert packaged == (REPO / "config" / "appsettings.json").read_bytes()
 
 

@@ -20,10 +20,10 @@ from xml.etree import ElementTree
 
 import pytest
 
-from redhorn import licence_renewal
 from redhorn.cli import build_parser
 from redhorn.engines.sqlite import SqliteEngine, sqlite_uri
-from redhorn.licence_renewal import replace_when_free, write_atomically
+from redhorn.licensing import keeper as licence_renewal
+from redhorn.licensing.keeper import replace_when_free, write_atomically
 from redhorn.sql.statement import Statement
 from redhorn.writers.sqlite_writer import SqliteWriter
 
@@ -39,7 +39,7 @@ IMPORT_EVERYTHING_WITHOUT_FCNTL = textwrap.dedent(
     names = [m.name for m in pkgutil.walk_packages(redhorn.__path__, "redhorn.") if m.name != "redhorn.__main__"]
     for name in names:
         importlib.import_module(name)
-    from redhorn.licence_renewal import _exclusive
+    from redhorn.licensing.keeper import _exclusive
     lock = pathlib.Path(tempfile.mkdtemp()) / "licence.lock"
     with _exclusive(lock) as first:
         with _exclusive(lock) as second:
@@ -71,7 +71,7 @@ def test_the_renewal_lock_is_held_by_one_process_at_a_time(tmp_path: Path):
             sys.executable,
             "-c",
             "import sys, time, pathlib\n"
-            "from redhorn.licence_renewal import _exclusive\n"
+            "from redhorn.licensing.keeper import _exclusive\n"
             "with _exclusive(pathlib.Path(sys.argv[1])) as held:\n"
             "    print(held, flush=True)\n"
             "    time.sleep(30)\n",

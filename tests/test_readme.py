@@ -24,8 +24,8 @@ from typing import Any
 import httpx
 import pytest
 
-from redhorn.demo import build_demo
 from redhorn.settings import strip_comments
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import TEST_SCALE, Server, deep_merge, start_server
 from tests.processes import stop
 from tests.writers.conftest import start_emulator

@@ -4,14 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from redhorn.settings import (
-    SettingsError,
-    load_settings,
-    parse_connection_string,
-    parse_settings,
-    resolve_path,
-    strip_comments,
-)
+from redhorn.errors import SettingsError
+from redhorn.settings import load_settings, parse_connection_string, parse_settings, resolve_path, strip_comments
 
 REPO = Path(__file__).resolve().parent.parent
 

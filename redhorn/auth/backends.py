@@ -16,7 +16,7 @@ from starlette.responses import Response
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.principal import Principal
 from redhorn.errors import ApiError, AuthenticationRequired, InvalidCredentials, TokenInQueryString, error_response
-from redhorn.https import route_path
+from redhorn.middleware.https import route_path
 
 TOKEN_PATH = "/api/oauth/token"
 # Query parameters that carry credentials in other APIs; refused so they never reach a log.

@@ -22,7 +22,7 @@ from starlette.responses import Response
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import client_address
 from redhorn.errors import InvalidCredentials, MethodNotAllowed, TooManyFailedLogins
-from redhorn.guard import header_number
+from redhorn.middleware.limits import header_number
 
 MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from redhorn.engines.base import Engine
 from redhorn.engines.sqlite import SqliteEngine
-from redhorn.settings import Settings, SettingsError, parse_connection_string, resolve_path
+from redhorn.errors import SettingsError
+from redhorn.settings import Settings, parse_connection_string, resolve_path
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.mssql import MssqlDialect
 from redhorn.sql.sqlite import SqliteDialect

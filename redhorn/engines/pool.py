@@ -110,7 +110,7 @@ class ConnectionPool(Generic[Connection]):
                 await self._slots.acquire()
         except TimeoutError:
             raise DatabaseBusy(
-                f"Database {self.name!r} is busy with other queries; try again shortly", headers={"Retry-After": "1"}
+                f"Database {self.name!r} is busy with other queries; try again shortly", retry_after=1
             ) from None
 
     async def close(self) -> None:

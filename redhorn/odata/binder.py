@@ -9,9 +9,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal as TypingLiteral
 
+from redhorn.errors import ODataError
 from redhorn.metadata import Column, Table
 from redhorn.odata.ast import BoolOp, Call, Compare, Expression, In, Literal, Not, Property
-from redhorn.odata.parser import ODataError
 
 ValueType = TypingLiteral["number", "string", "boolean", "datetime", "binary", "null"]
 

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 import msgspec
 
-from redhorn.errors import InvalidQuery
+from redhorn.errors import ODataError
 from redhorn.odata.ast import (
     BoolOp,
     Call,
@@ -47,10 +47,6 @@ MAX_CALL_DEPTH = 8
 # $select and $orderby: no table has more columns than SQL Server's 1,024, nor longer names than 128.
 MAX_LIST_ITEMS = 1024
 MAX_NAME_LENGTH = 128
-
-
-class ODataError(InvalidQuery):
-    """A query option that cannot be parsed; answered as 400 `InvalidQuery`."""
 
 
 class OrderItem(msgspec.Struct, frozen=True):

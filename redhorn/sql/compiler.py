@@ -11,7 +11,7 @@ from typing import Any
 
 from redhorn.metadata import Column, Table
 from redhorn.odata.ast import BoolOp, Call, Compare, Expression, In, Literal, Not, Property
-from redhorn.query import OrderColumn, SelectQuery
+from redhorn.query.plan import OrderColumn, SelectQuery
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import msgspec
 
+from redhorn.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.metadata import Column, Table
-from redhorn.writers.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.writers.model import Assign, RowWrite, Step, Suggest
 
 _decoder = msgspec.json.Decoder(float_hook=Decimal)

@@ -26,18 +26,19 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from redhorn.errors import RowNotFound
-from redhorn.metadata import Column, Database, Table
-from redhorn.writers import receipts, rules
-from redhorn.writers.errors import (
+from redhorn.errors import (
     DuplicateKey,
     InvalidValue,
     KeyImmutable,
     MissingValue,
+    NumberSeriesMissing,
     PreconditionFailed,
     ReadOnlyResource,
+    RowNotFound,
     UnknownProperty,
 )
+from redhorn.metadata import Column, Database, Table
+from redhorn.writers import receipts, rules
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -50,7 +51,7 @@ from redhorn.writers.model import (
     WriteRequest,
     WriteResult,
 )
-from redhorn.writers.numberseries import NumberSeriesMissing, ensure_table, next_number
+from redhorn.writers.numberseries import ensure_table, next_number
 from redhorn.writers.rules import LINE_TABLES, RowState, decimal_of, quote, today_number
 from redhorn.writers.sqlite_writer import SqliteWriter
 

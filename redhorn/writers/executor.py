@@ -13,7 +13,7 @@ from typing import Protocol
 
 from redhorn.engines.base import Engine
 from redhorn.engines.sqlite import SqliteEngine
-from redhorn.errors import ApiError
+from redhorn.errors import WritesNotConfigured
 from redhorn.metadata import Database
 from redhorn.settings import Settings
 from redhorn.writers.embedded import EmbeddedExecutor
@@ -31,13 +31,6 @@ class Writer(Protocol):
     async def find_receipt(self, database: str, receipt: str) -> WriteResult | None: ...
 
     async def close(self) -> None: ...
-
-
-class WritesNotConfigured(ApiError):
-    """No writer is configured: SQL Server without a `VbsEndpointAddress` (501)."""
-
-    status = 501
-    code = "WritesNotConfigured"
 
 
 class NoWriter:

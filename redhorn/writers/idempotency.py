@@ -31,7 +31,7 @@ from pathlib import Path
 
 import msgspec
 
-from redhorn.writers.errors import IdempotencyKeyInUse, IdempotencyKeyReused, IdempotencyOutcomeUnknown
+from redhorn.errors import IdempotencyKeyInUse, IdempotencyKeyReused, IdempotencyOutcomeUnknown
 from redhorn.writers.sqlite_writer import SqliteWriter
 
 TABLE = "RedhornIdempotency"
@@ -131,7 +131,7 @@ class IdempotencyStore:
                     raise IdempotencyKeyInUse(
                         "The first request with this Idempotency-Key is still running; try again shortly",
                         target="Idempotency-Key",
-                        headers={"Retry-After": "1"},
+                        retry_after=1,
                     )
                 elif row[1] == PENDING:  # its attempt never finished: taken over, for the caller to look
                     connection.execute(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from redhorn.errors import ApiError
+from redhorn.errors import NumberSeriesExhausted, NumberSeriesMissing
 from redhorn.writers.rules import quote
 
 TABLE = "RedhornNumberSeries"
@@ -32,20 +32,6 @@ CREATE_TABLE = (
     '"LastAssigned" BIGINT NOT NULL, "IsDefault" INT NOT NULL DEFAULT 0, '
     'PRIMARY KEY ("TableName", "ColumnName", "IntervalFrom"))'
 )
-
-
-class NumberSeriesExhausted(ApiError):
-    """Every value of the interval has been assigned (409)."""
-
-    status = 409
-    code = "NumberSeriesExhausted"
-
-
-class NumberSeriesMissing(ApiError):
-    """No interval is configured for the column, neither the user's nor a default (409)."""
-
-    status = 409
-    code = "NumberSeriesMissing"
 
 
 def ensure_table(connection: sqlite3.Connection) -> None:

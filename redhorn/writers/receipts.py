@@ -20,7 +20,7 @@ import time
 
 import msgspec
 
-from redhorn.writers.errors import IdempotencyKeyInUse
+from redhorn.errors import IdempotencyKeyInUse
 from redhorn.writers.model import WriteResult
 
 TABLE = "RedhornWriteReceipts"

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from redhorn.errors import InvalidValue
 from redhorn.metadata import Database, Table
-from redhorn.writers.errors import InvalidValue
 from redhorn.writers.model import Message
 
 # A line table's rows live inside a row of its head table: their key is the head's key and a line

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from redhorn.engines.sqlite import sqlite_uri
-from redhorn.writers.errors import WriterUnavailable
+from redhorn.errors import WriterUnavailable
 
 T = TypeVar("T")
 
@@ -55,7 +55,7 @@ class SqliteWriter:
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise WriterUnavailable(
-                    f"Database {self.path.stem!r} is busy with other writes; try again", headers={"Retry-After": "1"}
+                    f"Database {self.path.stem!r} is busy with other writes; try again", retry_after=1
                 ) from None
             self._discard()
             raise self._unwritable() from exc
@@ -64,14 +64,14 @@ class SqliteWriter:
             raise self._unwritable() from exc
 
     def _unwritable(self) -> WriterUnavailable:
-        return WriterUnavailable(f"Database {self.path.stem!r} cannot be written", headers={"Retry-After": "5"})
+        return WriterUnavailable(f"Database {self.path.stem!r} cannot be written", retry_after=5)
 
     def _connection(self) -> sqlite3.Connection:
         if self.connection is None:
             if self.create:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             elif not self.path.is_file():
-                raise WriterUnavailable(f"Database {self.path.stem!r} is missing", headers={"Retry-After": "5"})
+                raise WriterUnavailable(f"Database {self.path.stem!r} is missing", retry_after=5)
             mode = "rwc" if self.create else "rw"
             connection = sqlite3.connect(
                 sqlite_uri(self.path, mode), uri=True, isolation_level=None, timeout=self.busy_timeout

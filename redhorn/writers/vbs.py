@@ -24,11 +24,10 @@ from decimal import Decimal
 import httpx
 import msgspec
 
-from redhorn.errors import ApiError, CompanyNotFound, RowNotFound
+from redhorn import errors as write_errors
+from redhorn.errors import ApiError, CompanyNotFound, NumberSeriesExhausted, NumberSeriesMissing, RowNotFound
 from redhorn.settings import Settings
-from redhorn.writers import errors as write_errors
 from redhorn.writers.model import AddRows, DeleteRow, Message, WriteRequest, WriteResult
-from redhorn.writers.numberseries import NumberSeriesExhausted, NumberSeriesMissing
 
 logger = logging.getLogger("redhorn.writers")
 
@@ -94,27 +93,25 @@ class VbsTransport:
             response = await self._client.post(self.address, content=_encoder.encode(request))
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
             self._warn_unavailable(self._failure_of(exc))
-            raise write_errors.WriterUnavailable(
-                "Visma Business Services cannot be reached", headers={"Retry-After": "5"}
-            ) from None
+            raise write_errors.WriterUnavailable("Visma Business Services cannot be reached", retry_after=5) from None
         except httpx.TimeoutException as exc:
             self._warn_unavailable(self._failure_of(exc))
             raise write_errors.WriteOutcomeUnknown(
                 "Visma Business Services did not answer in time; the write may have been applied",
-                headers={"Retry-After": "5"},
+                retry_after=5,
             ) from None
         except httpx.TransportError as exc:  # the connection broke once the request was on its way
             self._warn_unavailable(self._failure_of(exc))
             raise write_errors.WriteOutcomeUnknown(
                 "The connection to Visma Business Services broke during the write; it may have been applied",
-                headers={"Retry-After": "5"},
+                retry_after=5,
             ) from None
         if response.status_code in (401, 403):
             raise write_errors.VbsFailed("Visma Business Services refused the integration user's credentials")
         if response.status_code in (502, 503, 504):
             self._warn_unavailable(f"it answered {response.status_code}")
             raise write_errors.WriterUnavailable(
-                f"Visma Business Services is unavailable ({response.status_code})", headers={"Retry-After": "5"}
+                f"Visma Business Services is unavailable ({response.status_code})", retry_after=5
             )
         if response.status_code != 200:
             raise write_errors.VbsFailed(f"Visma Business Services answered {response.status_code}")

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redhorn.demo import build_demo
 from redhorn.settings import parse_settings
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import TEST_SCALE, deep_merge, running_client
 from tests.writers.conftest import write_document
 

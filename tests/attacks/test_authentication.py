@@ -18,7 +18,7 @@ from redhorn.auth import throttle as throttle_module
 from redhorn.auth.passwords import hash_password
 from redhorn.auth.throttle import LoginThrottle
 from redhorn.errors import InvalidCredentials, TooManyFailedLogins
-from redhorn.redaction import RedactSecrets, redact
+from redhorn.server.redaction import RedactSecrets, redact
 from redhorn.settings import AuthenticationSettings, parse_settings
 from tests.conftest import running_client, settings_document
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from redhorn.demo import build_demo
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import settings_document, start_server
 
 pytestmark = pytest.mark.e2e

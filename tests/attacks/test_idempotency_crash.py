@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from redhorn.demo import build_demo
 from redhorn.settings import parse_settings
+from redhorn.tools.demo.build import build_demo
 from redhorn.writers.idempotency import TABLE
 from tests.conftest import TEST_SCALE, Server, deep_merge, running_client, start_server
 from tests.processes import stop

@@ -15,17 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
+from redhorn import errors as write_errors
 from redhorn.application import create_licence_keeper
+from redhorn.catalog.crawler import crawl
+from redhorn.catalog.dictionary import load_dictionary
 from redhorn.cli import build_parser
-from redhorn.crawler import crawl
-from redhorn.dictionary import load_dictionary
 from redhorn.engines.connect import create_engine, odbc_connection_string
 from redhorn.errors import DatabaseUnavailable
-from redhorn.licence import generate_key, issue_licence, load_private_key
+from redhorn.licensing.licence import generate_key, issue_licence, load_private_key
+from redhorn.server.tls import make_development_certificate
 from redhorn.settings import parse_settings
 from redhorn.sql.statement import Statement
-from redhorn.tls import make_development_certificate
-from redhorn.writers import errors as write_errors
 from redhorn.writers.model import AddRows, Assign, RowWrite, WriteContext, WriteRequest
 from redhorn.writers.vbs import VbsTransport
 from tests.conftest import free_port, settings_document

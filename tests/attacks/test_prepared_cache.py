@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from redhorn.prepared import PreparedCache
+from redhorn.query.prepared import PreparedCache
 from redhorn.settings import parse_settings
 from tests.conftest import running_client, settings_document
 

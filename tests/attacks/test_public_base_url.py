@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from redhorn.settings import SettingsError, parse_settings
+from redhorn.errors import SettingsError
+from redhorn.settings import parse_settings
 from tests.conftest import running_client, settings_document
 
 PUBLIC = "https://erp.example.com/redhorn"

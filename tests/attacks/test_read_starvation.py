@@ -29,7 +29,7 @@ async def test_a_read_by_key_never_waits_behind_scans_and_scans_wait_a_bounded_t
         with pytest.raises(DatabaseBusy) as raised:
             await engine.fetch("F9999", BY_KEY)
         assert 0.4 < time.monotonic() - started < 2, "refused once its wait is over, not queued without end"
-        assert raised.value.status == 503 and raised.value.headers["Retry-After"] == "1"
+        assert raised.value.status == 503 and raised.value.response_headers()["Retry-After"] == "1"
     finally:
         scan.cancel()
         with pytest.raises((asyncio.CancelledError, QueryTimeout)):

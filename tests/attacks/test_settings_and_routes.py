@@ -8,7 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from redhorn.settings import SettingsError, parse_settings
+from redhorn.errors import SettingsError
+from redhorn.settings import parse_settings
 from tests.test_error_shape import assert_error_shape
 
 BASE: dict[str, Any] = {"VismaConnection": {"VismaDbConnectionString": "Engine=sqlite;Data Source=~/data"}}

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from redhorn.engines.connect import create_engine, dialect_for, odbc_connection_string, odbc_pairs
-from redhorn.settings import SettingsError, parse_settings
+from redhorn.errors import SettingsError
+from redhorn.settings import parse_settings
 from redhorn.sql import MssqlDialect, SqliteDialect
 
 ROOT = Path("/srv/redhorn")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from redhorn.disconnect import while_connected
+from redhorn.endpoints.disconnect import while_connected
 from redhorn.engines.base import Engine
 from redhorn.engines.connect import create_engine
 from redhorn.errors import ClientDisconnected, DatabaseUnavailable, QueryTimeout
@@ -93,6 +93,6 @@ async def test_a_failed_connect_is_retried_then_unavailable_without_secrets_in_t
         assert time.monotonic() - started >= 0.2, "one retry after a pause"
     finally:
         await created.close()
-    assert caught.value.headers["Retry-After"]
+    assert caught.value.response_headers()["Retry-After"]
     assert "hunter2" not in caplog.text and "hunter2" not in caught.value.message
     assert caplog.text.count("Cannot connect to database 'F9999'") == 2

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from redhorn import metadata_cache
+from redhorn.catalog import cache as metadata_cache
 from redhorn.settings import parse_settings
 from tests.conftest import require_odbc_driver, running_client, settings_document, start_server
 from tests.test_error_shape import assert_error_shape

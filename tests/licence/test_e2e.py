@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from redhorn.licence import generate_key, issue_licence, load_private_key, load_public_key, verify_licence
+from redhorn.licensing.licence import generate_key, issue_licence, load_private_key, load_public_key, verify_licence
 from tests.conftest import Server, free_port, settings_document, start_server
 from tests.processes import spawn, stop
 from tests.test_error_shape import assert_error_shape

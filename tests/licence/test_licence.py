@@ -9,10 +9,9 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
-from redhorn.licence import (
-    CompanyNotLicensed,
-    LicenceError,
-    LicenceInvalid,
+from redhorn.errors import CompanyNotLicensed, LicenceError, LicenceInvalid
+from redhorn.licensing.keeper import LicenceKeeper, write_atomically
+from redhorn.licensing.licence import (
     generate_key,
     issue_licence,
     load_private_key,
@@ -20,9 +19,8 @@ from redhorn.licence import (
     read_licence,
     verify_licence,
 )
-from redhorn.licence_renewal import LicenceKeeper, write_atomically
-from redhorn.licence_service import create_service, service_openapi
 from redhorn.settings import ApiLicence
+from redhorn.tools.licence_service import create_service, service_openapi
 
 PRIVATE, PUBLIC = generate_key()
 SIGNER, VERIFIER = load_private_key(PRIVATE), load_public_key(PUBLIC)

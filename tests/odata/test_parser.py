@@ -4,16 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from redhorn.errors import ODataError
 from redhorn.odata.ast import BoolOp, Call, Compare, In, Literal, Not, Property
-from redhorn.odata.parser import (
-    ODataError,
-    OrderItem,
-    QueryLimits,
-    parse_filter,
-    parse_order_by,
-    parse_query_options,
-    parse_select,
-)
+from redhorn.odata.parser import OrderItem, QueryLimits, parse_filter, parse_order_by, parse_query_options, parse_select
 
 
 def test_options_are_case_insensitive_and_custom_options_ignored():

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from redhorn.application import create_app
 from redhorn.odata.parser import parse_query_options
-from redhorn.paging import PageToken
-from redhorn.query import plan_list
+from redhorn.query.paging import PageToken
+from redhorn.query.plan import plan_list
 from redhorn.settings import parse_settings
 from redhorn.sql import MssqlDialect
 from redhorn.sql.compiler import compile_count, compile_select

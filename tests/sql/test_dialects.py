@@ -8,8 +8,8 @@ import sqlglot
 from redhorn.metadata import Column, Table
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_filter, parse_query_options
-from redhorn.paging import PageToken
-from redhorn.query import plan_get, plan_list
+from redhorn.query.paging import PageToken
+from redhorn.query.plan import plan_get, plan_list
 from redhorn.sql import MssqlDialect, SqliteDialect, Statement
 from redhorn.sql.compiler import compile_count, compile_select
 

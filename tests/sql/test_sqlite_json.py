@@ -10,7 +10,7 @@ import pytest
 
 from redhorn.metadata import Column, Table
 from redhorn.odata.parser import QueryOptions
-from redhorn.query import plan_list
+from redhorn.query.plan import plan_list
 from redhorn.sql import SqliteDialect
 from redhorn.sql.compiler import compile_select
 from redhorn.sql.sqlite import SqliteDialect as Dialect

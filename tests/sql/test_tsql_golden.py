@@ -17,15 +17,15 @@ from urllib.parse import parse_qsl
 import pytest
 import sqlglot
 
-from redhorn.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, crawl
-from redhorn.dictionary import load_dictionary
+from redhorn.catalog.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, crawl
+from redhorn.catalog.dictionary import load_dictionary
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.metadata import Metadata
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import parse_query_options
-from redhorn.paging import PageToken
-from redhorn.prepared import prepare_list
-from redhorn.query import plan_get
+from redhorn.query.paging import PageToken
+from redhorn.query.plan import plan_get
+from redhorn.query.prepared import prepare_list
 from redhorn.sql import MssqlDialect, Statement
 from redhorn.sql.compiler import compile_count, compile_select
 

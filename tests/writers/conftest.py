@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from redhorn.demo import build_demo
 from redhorn.settings import Settings, parse_settings
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import TEST_SCALE, deep_merge, free_port, running_client, settings_document
 from tests.processes import spawn, stop
 

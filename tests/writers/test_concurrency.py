@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from redhorn.demo import build_demo
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import TEST_SCALE, Server, start_server
 from tests.processes import stop
 from tests.writers.conftest import USER_CUSTOMER_INTERVAL, WriteSetup, start_emulator, write_document

@@ -10,9 +10,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from redhorn.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.metadata import Column, Table
 from redhorn.writers.body import coerce_value, decode_body, row_write
-from redhorn.writers.errors import BodyTooLarge, InvalidValue, MalformedBody, UnknownProperty, UnsupportedMediaType
 from redhorn.writers.model import AddRows, Assign, RowWrite, Suggest, WriteContext, WriteRequest, contract_schema
 
 CONTRACT = Path(__file__).parent.parent.parent / "redhorn" / "writers" / "vbs-write.schema.json"
@@ -133,8 +133,8 @@ async def test_the_executor_takes_only_tables_columns_and_links_the_metadata_has
     """The contract arrives from the network at a bridge: names in it never reach SQL unchecked."""
     import shutil
 
-    from redhorn.crawler import crawl
-    from redhorn.dictionary import load_dictionary
+    from redhorn.catalog.crawler import crawl
+    from redhorn.catalog.dictionary import load_dictionary
     from redhorn.engines.sqlite import SqliteEngine
     from redhorn.writers.embedded import EmbeddedExecutor
     from redhorn.writers.model import Join, Operation, UpdateRow

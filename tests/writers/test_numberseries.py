@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from redhorn.writers.numberseries import (
-    NumberSeriesExhausted,
-    NumberSeriesMissing,
-    ensure_table,
-    next_number,
-    set_default_interval,
-)
+from redhorn.errors import NumberSeriesExhausted, NumberSeriesMissing
+from redhorn.writers.numberseries import ensure_table, next_number, set_default_interval
 
 
 def database(path: Path) -> sqlite3.Connection:
@@ -72,7 +67,7 @@ def test_concurrent_processes_never_take_the_same_number(tmp_path: Path):
 async def test_idempotency_claims_answers_and_expiry(tmp_path: Path):
     import time
 
-    from redhorn.writers.errors import IdempotencyKeyInUse, IdempotencyKeyReused
+    from redhorn.errors import IdempotencyKeyInUse, IdempotencyKeyReused
     from redhorn.writers.idempotency import Claimed, IdempotencyStore, StoredAnswer
 
     store = IdempotencyStore(tmp_path / "keys.db", keep_seconds=3600)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from redhorn.demo import build_demo
 from redhorn.settings import parse_settings
+from redhorn.tools.demo.build import build_demo
 from tests.conftest import (
     TEST_SCALE,
     deep_merge,

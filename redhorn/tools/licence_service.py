@@ -24,34 +24,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redhorn.errors import ApiError, ErrorBody, error_response
-from redhorn.licence import (
-    LicenceError,
-    issue_licence,
-    load_private_key,
-    load_public_key,
-    public_key_of,
-    verify_licence,
-)
-from redhorn.licence_renewal import RenewalAnswer, RenewalRequest
+from redhorn.errors import BadRenewalRequest, ErrorBody, ExpiredTooLong, LicenceError, NotRenewable, error_response
+from redhorn.licensing.keeper import RenewalAnswer, RenewalRequest
+from redhorn.licensing.licence import issue_licence, load_private_key, load_public_key, public_key_of, verify_licence
 
 MAX_BODY_BYTES = 64 * 1024
 _encoder = msgspec.json.Encoder()
-
-
-class NotRenewable(ApiError):
-    status = 403
-    code = "NotRenewable"
-
-
-class ExpiredTooLong(ApiError):
-    status = 410
-    code = "ExpiredTooLong"
-
-
-class BadRenewalRequest(ApiError):
-    status = 400
-    code = "BadRequest"
 
 
 def create_service(

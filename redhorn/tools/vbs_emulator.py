@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from redhorn.crawler import crawl
-from redhorn.dictionary import load_dictionary
+from redhorn.catalog.crawler import crawl
+from redhorn.catalog.dictionary import load_dictionary
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import ApiError, CompanyNotFound
 from redhorn.metadata import Database, Metadata, company_database_name

@@ -17,8 +17,8 @@ import asyncio
 import logging
 import time
 
-from redhorn.crawler import crawl, read_schema_version
-from redhorn.dictionary import Dictionary
+from redhorn.catalog.crawler import crawl, read_schema_version
+from redhorn.catalog.dictionary import Dictionary
 from redhorn.engines.base import Engine
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
 from redhorn.metadata import Metadata

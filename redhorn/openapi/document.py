@@ -7,11 +7,12 @@ UI filters tags, so 350 resources stay navigable. The error body and the token a
 the msgspec Structs the code uses, so the document cannot drift from them.
 
 A company's Data Model Extensions make its document differ from another's; the document is built
-per company on first use and kept until the metadata changes (see `redhorn.docs`).
+per company on first use and kept until the metadata changes (see `redhorn.endpoints.docs`).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -19,32 +20,12 @@ from apispec import APISpec
 
 from redhorn.auth.backends import TOKEN_PATH
 from redhorn.auth.endpoint import TokenResponse
-from redhorn.errors import ErrorBody
+from redhorn.errors import ApiError, ErrorBody, error_classes
 from redhorn.metadata import Column, Database, Metadata, Table
 from redhorn.writers.model import Message
 from redhorn.writers.rules import LINE_TABLES, plural_name
 
 OPENAPI_VERSION = "3.1.0"
-ERROR_STATUSES = {
-    "400": "The request is malformed: a bad query option, key or body",
-    "401": "No credentials, or wrong ones",
-    "403": "No access to this company or database, or plain HTTP",
-    "404": "No such company, resource or row",
-    "414": "The query string is longer than the server takes (Query.MaxQueryStringBytes)",
-    "429": "Too many failed logins from here",
-    "431": "The request's headers are larger than the server takes (Server.MaxRequestHeaderBytes)",
-    "503": "The database is unavailable, the query ran too long, or no valid licence; retry after Retry-After",
-}
-WRITE_ERROR_STATUSES = {
-    "405": "The resource is read-only (vbsys, Catalog, a view)",
-    "409": "A duplicate key, a key that would change, a number series used up, or an Idempotency-Key in use",
-    "412": "If-Match names a version of the row that is no longer current",
-    "413": "The body is larger than the server takes",
-    "415": "The body is not application/json",
-    "422": "An unknown property, or a value that does not fit its column (the error's target names it)",
-    "501": "No writer is configured (SQL Server without a VBS endpoint)",
-    "502": "Visma Business Services refused or failed the write; its messages are in the error",
-}
 NUMBER_SERIES = {
     "name": "$numberSeries",
     "in": "query",
@@ -193,9 +174,26 @@ def _page_schema(row_ref: str) -> dict[str, Any]:
     }
 
 
+def _error_classes(*, writes: bool) -> dict[str, list[type[ApiError]]]:
+    """The documented errors of the tree by status: a read's, or with `writes` a write's as well."""
+    statuses: dict[str, list[type[ApiError]]] = {}
+    for error in error_classes():
+        if error.documented and (writes or not error.writes_only):
+            statuses.setdefault(str(error.status), []).append(error)
+    return dict(sorted(statuses.items()))
+
+
 def _errors(*, writes: bool = False) -> dict[str, Any]:
-    statuses = [*ERROR_STATUSES, *(WRITE_ERROR_STATUSES if writes else ())]
-    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in sorted(statuses)}
+    return {status: {"$ref": f"#/components/responses/Error{status}"} for status in _error_classes(writes=writes)}
+
+
+_STATUS_NOTE = re.compile(r" ?[(][0-9]{3}[^)]*[)]")
+
+
+def _error_summary(error: type[ApiError]) -> str:
+    """`code: what it means`, from the first line of the class's docstring without its status."""
+    first = (error.__doc__ or error.code).strip().splitlines()[0]
+    return f"{error.code}: {_STATUS_NOTE.sub('', first).strip().rstrip('.')}"
 
 
 def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]:
@@ -528,12 +526,12 @@ def _add_shared_components(spec: APISpec, metadata: Metadata, token_url: str) ->
     )
     for name, schema in components.items():
         spec.components.schema(name, schema)
-    for status, description in (ERROR_STATUSES | WRITE_ERROR_STATUSES).items():
+    for status, errors in _error_classes(writes=True).items():
         response: dict[str, Any] = {
-            "description": description,
+            "description": "; ".join(dict.fromkeys(_error_summary(error) for error in errors)),
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
         }
-        if status in ("409", "429", "503"):
+        if any(error.retry_after is not None for error in errors):
             response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
         if status == "401":
             response["headers"] = {

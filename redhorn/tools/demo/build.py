@@ -11,7 +11,7 @@ Files are built under temporary names and renamed into place, so a reader never 
 
 Why this module is long: one builder method per Visma table, in the order the tables depend on
 each other, sharing one random generator so the data is deterministic; read top to bottom, it is
-the demo's whole story. The word pools live in `redhorn.demo_words`.
+the demo's whole story. The word pools live in `redhorn.tools.demo.words`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from redhorn.demo_words import (
+from redhorn.catalog.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
+from redhorn.tools.demo.words import (
     ACCOUNTS,
     CURRENCIES,
     DELIVERY_METHODS,
@@ -41,7 +42,6 @@ from redhorn.demo_words import (
     STREET,
     UNITS,
 )
-from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
 from redhorn.writers.numberseries import set_default_interval
 
 logger = logging.getLogger("redhorn.demo")

@@ -1,6 +1,6 @@
 """The word pools the demo data draws from: name parts, streets, towns, products and the like.
 
-Kept apart from the generator so that `redhorn.demo` reads as the making of tables, not lists.
+Kept apart from the generator so that `redhorn.tools.demo.build` reads as the making of tables, not lists.
 """
 
 from __future__ import annotations

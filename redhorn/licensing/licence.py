@@ -26,31 +26,10 @@ from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 
-from redhorn.errors import ApiError
+from redhorn.errors import CompanyNotLicensed, LicenceError, LicenceInvalid
 
 ALGORITHM = "Ed25519"  # RFC 9864: the fully specified name for EdDSA with Ed25519
 LicenceStatus = Literal["unlicensed", "valid", "invalid"]
-
-
-class LicenceInvalid(ApiError):
-    """No valid licence: data paths answer 503 until a valid one is in place."""
-
-    status = 503
-    code = "LicenceInvalid"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, headers={"Retry-After": "3600"})
-
-
-class CompanyNotLicensed(ApiError):
-    """The licence does not name this company (403)."""
-
-    status = 403
-    code = "CompanyNotLicensed"
-
-
-class LicenceError(Exception):
-    """Why a licence text is not acceptable; the message is safe to show and to log."""
 
 
 class Licence(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

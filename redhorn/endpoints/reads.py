@@ -16,19 +16,18 @@ from starlette.responses import Response
 
 from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
-from redhorn.disconnect import while_connected
 from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
-from redhorn.errors import DatabaseUnavailable, InvalidQuery, QueryTimeout, RowNotFound
-from redhorn.guard import header_number
-from redhorn.https import route_path
-from redhorn.licence import LicenceInvalid
+from redhorn.endpoints.disconnect import while_connected
+from redhorn.errors import DatabaseUnavailable, InvalidQuery, LicenceInvalid, QueryTimeout, RowNotFound
 from redhorn.metadata import Database, Table
+from redhorn.middleware.https import route_path
+from redhorn.middleware.limits import header_number
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
-from redhorn.paging import PageToken, query_binding, sign_page_token, verify_page_token
-from redhorn.prepared import PreparedList, options_key, prepare_list
-from redhorn.query import SelectQuery, next_page_token, plan_get
-from redhorn.resolve import resolve_database, resolve_table
+from redhorn.query.paging import PageToken, query_binding, sign_page_token, verify_page_token
+from redhorn.query.plan import SelectQuery, next_page_token, plan_get
+from redhorn.query.prepared import PreparedList, options_key, prepare_list
+from redhorn.query.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.state import State
 

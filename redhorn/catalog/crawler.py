@@ -19,7 +19,7 @@ from pathlib import Path
 
 import msgspec
 
-from redhorn.dictionary import DatabaseKind, Dictionary, DictionaryTable
+from redhorn.catalog.dictionary import DatabaseKind, Dictionary, DictionaryTable
 from redhorn.engines.base import Engine, Row
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import DatabaseUnavailable

@@ -19,8 +19,8 @@ import msgspec
 
 from redhorn.metadata import Table
 from redhorn.odata.parser import QueryOptions
-from redhorn.paging import PageToken
-from redhorn.query import ListPlan, plan_list
+from redhorn.query.paging import PageToken
+from redhorn.query.plan import ListPlan, plan_list
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement

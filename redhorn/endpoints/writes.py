@@ -17,23 +17,24 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from redhorn.api import JSON, entity_tag, key_segments, read_row, read_rows_where, resolve_licensed_database
 from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
-from redhorn.errors import InvalidQuery, RowNotFound
-from redhorn.guard import header_number
-from redhorn.metadata import Database, Table
-from redhorn.query import plan_get
-from redhorn.resolve import resolve_table
-from redhorn.state import State
-from redhorn.writers.body import decode_body, require_json, row_write
-from redhorn.writers.errors import (
+from redhorn.endpoints.reads import JSON, entity_tag, key_segments, read_row, read_rows_where, resolve_licensed_database
+from redhorn.errors import (
     BodyTooLarge,
+    InvalidQuery,
     MalformedBody,
     PreconditionFailed,
     ReadOnlyResource,
+    RowNotFound,
     WriteOutcomeUnknown,
 )
+from redhorn.metadata import Database, Table
+from redhorn.middleware.limits import header_number
+from redhorn.query.plan import plan_get
+from redhorn.query.resolve import resolve_table
+from redhorn.state import State
+from redhorn.writers.body import decode_body, require_json, row_write
 from redhorn.writers.idempotency import Resumed, StoredAnswer, fingerprint, outcome_unknown, receipt_of
 from redhorn.writers.model import (
     AddRows,

@@ -18,7 +18,7 @@ from redhorn.metadata import Column, Table
 from redhorn.odata.ast import Expression
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
-from redhorn.paging import PageToken
+from redhorn.query.paging import PageToken
 
 
 class OrderColumn(msgspec.Struct, frozen=True):

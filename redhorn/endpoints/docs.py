@@ -24,8 +24,8 @@ from redhorn.auth.principal import Principal
 from redhorn.encoding import encode
 from redhorn.errors import AuthenticationRequired, CompanyNotFound, InvalidQuery
 from redhorn.metadata import Metadata
-from redhorn.openapi import build_openapi
-from redhorn.resolve import resolve_database
+from redhorn.openapi.document import build_openapi
+from redhorn.query.resolve import resolve_database
 from redhorn.settings import ApiUser
 from redhorn.state import State
 

@@ -33,7 +33,8 @@ import httpx
 import msgspec
 from joserfc.jwk import OKPKey
 
-from redhorn.licence import Licence, LicenceError, LicenceState, read_licence, verify_licence
+from redhorn.errors import LicenceError, RenewalFailed
+from redhorn.licensing.licence import Licence, LicenceState, read_licence, verify_licence
 from redhorn.settings import ApiLicence
 
 logger = logging.getLogger("redhorn.licence")
@@ -45,10 +46,6 @@ class RenewalRequest(msgspec.Struct, frozen=True):
 
 class RenewalAnswer(msgspec.Struct, frozen=True):
     licence: str
-
-
-class RenewalFailed(Exception):
-    """Why a renewal did not happen; safe to log."""
 
 
 class LicenceKeeper:

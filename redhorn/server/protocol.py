@@ -31,8 +31,8 @@ from pathlib import Path
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from redhorn.application import SETTINGS_ENV
-from redhorn.errors import ServerBusy, error_body
-from redhorn.settings import ServerSettings, SettingsError, load_settings
+from redhorn.errors import ServerBusy, SettingsError, error_body
+from redhorn.settings import ServerSettings, load_settings
 
 
 @functools.cache
@@ -50,8 +50,8 @@ def server_limits() -> ServerSettings:
 def _refusal() -> bytes:
     body = error_body(ServerBusy("The server has as many connections as it takes; try again shortly"))
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
-        f"connection: close\r\ncontent-length: {len(body)}\r\n\r\n"
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+        f"retry-after: {ServerBusy.retry_after}\r\nconnection: close\r\ncontent-length: {len(body)}\r\n\r\n"
     )
     return head.encode("ascii") + body
 
