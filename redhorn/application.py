@@ -31,7 +31,7 @@ from redhorn.auth.users import UserDirectory
 from redhorn.catalog.cache import MetadataCache
 from redhorn.catalog.crawler import crawl
 from redhorn.catalog.dictionary import load_dictionary
-from redhorn.endpoints import docs, reads, writes
+from redhorn.endpoints import docs, reads, service, writes
 from redhorn.engines.connect import create_engine
 from redhorn.errors import (
     ApiError,
@@ -226,12 +226,12 @@ def create_app(
             await engine.close()
 
     routes = [
-        Route("/health", reads.health, methods=["GET"]),
+        Route("/health", service.health, methods=["GET"]),
         Route(docs.SPEC_PATH, docs.openapi_document, methods=["GET"]),
         Route("/swagger", docs.swagger_page, methods=["GET"]),
         Mount(docs.STATIC_PATH, app=docs.static_files(), name="swagger-static"),
         Route(TOKEN_PATH, issue_token, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]),
-        Route("/api/{database}", reads.list_resources, methods=["GET"]),
+        Route("/api/{database}", service.list_resources, methods=["GET"]),
         _route_by_method("/api/{database}/{resource}", GET=reads.list_rows, POST=writes.create_rows),
         _route_by_method(
             "/api/{database}/{resource}/{key:path}",

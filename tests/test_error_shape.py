@@ -91,7 +91,7 @@ async def test_plain_http_is_refused(client: httpx.AsyncClient):
 
 
 async def test_unexpected_errors_are_a_bare_500(settings_factory, demo_folder, monkeypatch, caplog):
-    from redhorn.endpoints import reads as api
+    from redhorn.endpoints import service as api
     from tests.conftest import running_client
 
     async def explode(request):

@@ -16,19 +16,20 @@ from starlette.responses import Response
 
 from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
-from redhorn.encoding import encode, encode_json_list, encode_list, encode_row
+from redhorn.encoding import encode_json_list, encode_list, encode_row
 from redhorn.endpoints.disconnect import while_connected
-from redhorn.errors import DatabaseUnavailable, InvalidQuery, LicenceInvalid, QueryTimeout, RowNotFound
+from redhorn.errors import DatabaseUnavailable, InvalidQuery, LicenceInvalid, RowNotFound
 from redhorn.metadata import Database, Table
 from redhorn.middleware.https import route_path
 from redhorn.middleware.limits import header_number
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_query_options
 from redhorn.query.paging import PageToken, query_binding, sign_page_token, verify_page_token
-from redhorn.query.plan import SelectQuery, next_page_token, plan_get
+from redhorn.query.plan import next_page_token, plan_get
 from redhorn.query.prepared import PreparedList, options_key, prepare_list
 from redhorn.query.resolve import resolve_database, resolve_table
 from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.sql.select import SelectQuery
 from redhorn.state import State
 
 JSON = "application/json; odata.metadata=minimal"
@@ -240,74 +241,3 @@ async def _count(request: Request, state: State, database: str, table: Table, op
     timeout = state.settings.query.statement_timeout_seconds
     rows = await while_connected(request.receive, state.engine.fetch(database, statement, timeout=timeout))
     return Response(str(int(rows[0][0])), media_type="text/plain")
-
-
-async def list_resources(request: Request) -> Response:
-    """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
-    state = _state(request)
-    principal = require_principal(request)
-    database = resolve_licensed_database(state, request.path_params["database"], principal)
-    base = str(request.url.replace(query="")).rstrip("/")
-    value = [
-        {
-            "name": table.resource,
-            "title": table.name,
-            "kind": "view" if table.is_view else "table",
-            "extension": not table.known,
-            "key": [column.name for column in table.key],
-            "url": f"{base}/{table.resource}",
-            "count": f"{base}/{table.resource}/$count",
-        }
-        for table in database.tables
-    ]
-    return Response(encode({"value": value}), media_type=JSON)
-
-
-def _licence_report(state: State) -> dict[str, Any]:
-    licence = state.licence.state
-    report: dict[str, Any] = {"status": licence.status}
-    if licence.licence is not None:
-        report |= {
-            "id": licence.licence.id,
-            "licensee": licence.licence.licensee,
-            "expires": licence.licence.expiry_text(),
-            "daysLeft": licence.days_left(),
-            "companies": list(licence.licence.companies) or "all",
-        }
-    if licence.reason:
-        report["reason"] = licence.reason
-    if state.licence.last_renewal_error:
-        report["lastRenewalError"] = state.licence.last_renewal_error
-    return report
-
-
-async def health(request: Request) -> Response:
-    """GET /health: whether the API and its databases answer; public, and says only that.
-
-    Without credentials: `{"status": "ok" | "degraded"}`, nothing more (no database names, no
-    licensee). With any user's credentials: each database `ok`, `unavailable`, or `starting`
-    (reachable again, its catalog being read), and the licence.
-    """
-    state = _state(request)
-    state.metadata_cache.schedule_recrawl()
-    names = sorted(
-        {state.metadata.system_database, state.metadata.catalog_database}
-        | {company.database for company in state.metadata.companies.values()}
-    )
-
-    async def check(name: str) -> str:
-        try:
-            await state.engine.ping(name)
-        except (DatabaseUnavailable, QueryTimeout):
-            return "unavailable"
-        # Reachable, but not crawled yet: requests answer 503 until the scheduled crawl finds it.
-        return "ok" if name in state.metadata.databases else "starting"
-
-    results = await asyncio.gather(*(check(name) for name in names))
-    databases = dict(zip(names, results, strict=True))
-    licence = state.licence.reload_if_changed()
-    healthy = all(result == "ok" for result in results) and licence.status != "invalid"
-    body: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
-    if isinstance(request.user, Principal):
-        body |= {"databases": databases, "licence": _licence_report(state)}
-    return Response(encode(body), status_code=200 if healthy else 503, media_type="application/json")

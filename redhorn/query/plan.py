@@ -15,36 +15,10 @@ import msgspec
 
 from redhorn.errors import InvalidKey, InvalidQuery, InvalidSkipToken
 from redhorn.metadata import Column, Table
-from redhorn.odata.ast import Expression
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
 from redhorn.query.paging import PageToken
-
-
-class OrderColumn(msgspec.Struct, frozen=True):
-    column: Column
-    descending: bool = False
-
-
-class SelectQuery(msgspec.Struct, frozen=True):
-    """A SELECT over one table, ready for a dialect to compile.
-
-    `output` is what the client gets. With `json_rows` each row is read as the JSON object text
-    of `output` followed by the values of `columns` (the order columns, for the next page's
-    token). Without it, `columns` are read as values: `output` first, then the order columns
-    not already among them.
-    """
-
-    table: Table
-    columns: tuple[Column, ...]
-    output: tuple[Column, ...]
-    json_rows: bool = False
-    where: Expression | None = None
-    order: tuple[OrderColumn, ...] = ()
-    limit: int | None = None
-    offset: int = 0
-    seek: tuple[Any, ...] | None = None
-    key_values: tuple[Any, ...] | None = None
+from redhorn.sql.select import OrderColumn, SelectQuery
 
 
 class ListPlan(msgspec.Struct, frozen=True):

@@ -11,8 +11,8 @@ from typing import Any
 
 from redhorn.metadata import Column, Table
 from redhorn.odata.ast import BoolOp, Call, Compare, Expression, In, Literal, Not, Property
-from redhorn.query.plan import OrderColumn, SelectQuery
 from redhorn.sql.dialect import Dialect
+from redhorn.sql.select import OrderColumn, SelectQuery
 from redhorn.sql.statement import Statement
 
 COMPARISONS: dict[str, str] = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
