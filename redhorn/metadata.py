@@ -28,6 +28,34 @@ class Column(msgspec.Struct, frozen=True):
     # "date" (int yyyymmdd), "time" (int hhmm) or "flags" (bit field), as Visma stores them.
     domain: str | None = None
     known: bool = True
+    # Visma's value domain of the column (`OrderType`), and its members as (name, value) in value order.
+    value_domain: str | None = None
+    values: tuple[tuple[str, int], ...] = ()
+
+
+class Relation(msgspec.Struct, frozen=True):
+    """A foreign key the dictionary declares: to `target` (a table's English name), by column pairs.
+
+    `columns` pairs this table's property names with the target's; empty where the pairing is unknown.
+    """
+
+    name: str
+    target: str | None
+    columns: tuple[tuple[str, str], ...] = ()
+    number: int | None = None
+    confidence: str = "G"
+
+
+class ChangeStamps(msgspec.Struct, frozen=True):
+    """The property names of the columns that stamp a row's last change and its creation."""
+
+    changed_date: str
+    changed_time: str
+    changed_by: str | None = None
+    changed_time_ms: str | None = None
+    created_date: str | None = None
+    created_time: str | None = None
+    created_by: str | None = None
 
 
 class Table(msgspec.Struct, frozen=True):
@@ -41,6 +69,10 @@ class Table(msgspec.Struct, frozen=True):
     number: int | None = None
     is_view: bool = False
     known: bool = True
+    relations: tuple[Relation, ...] = ()
+    change_stamps: ChangeStamps | None = None
+    # How the SQL names became English ones: "dictionary", "column-order", "stand-in" or "sql".
+    named_by: str = "dictionary"
     by_name: dict[str, Column] = {}
     by_sql_name: dict[str, Column] = {}
 
