@@ -21,7 +21,7 @@ export UV_SYSTEM_CERTS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 SYNC := $(UV) sync --locked --python $(PYTHON) --extra odbc
 
-.PHONY: help install run demo test check lint lock dist bench clean system-test system-bench
+.PHONY: help install run demo test check lint lock dist bench clean system-test system-bench dictionary
 
 help: ## show this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,14 +64,19 @@ system-bench:
 	@missing=""; for p in $(APT_PACKAGES_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; fi
 
+VISMA_MODEL ?= ../shared/visma-model
+dictionary: $(VENV)/.synced-run ## regenerate metadata/visma-model.json from the shared model and metadata/curated.json
+	$(BIN)/python -m redhorn.tools.model_import --model $(VISMA_MODEL) --curated metadata/curated.json --out metadata/visma-model.json
+
 lock: | $(UV) ## re-resolve uv.lock after a change to pyproject.toml; UPGRADE=1 takes every newer release
 	$(UV) lock $(if $(UPGRADE),--upgrade)
 
-check: $(VENV)/.synced-test ## the lock matches pyproject.toml; lint and type-check without changing anything
+check: $(VENV)/.synced-test ## the lock matches pyproject.toml; lint, type-check and the layer contracts, changing nothing
 	$(UV) lock --check
 	$(BIN)/ruff check redhorn tests bench app.py
 	$(BIN)/ruff format --check redhorn tests bench app.py
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 lint: $(VENV)/.synced-test ## fix what ruff can fix, format
 	$(BIN)/ruff check --fix redhorn tests bench app.py

@@ -30,7 +30,7 @@ from redhorn.auth.tokens import TokenService
 from redhorn.auth.users import UserDirectory
 from redhorn.catalog.cache import MetadataCache
 from redhorn.catalog.crawler import crawl
-from redhorn.catalog.dictionary import load_dictionary
+from redhorn.catalog.dictionary import load_dictionary, overrides_file
 from redhorn.endpoints import docs, reads, service, writes
 from redhorn.engines.connect import create_engine
 from redhorn.errors import (
@@ -47,7 +47,7 @@ from redhorn.middleware.https import HttpsOnlyMiddleware
 from redhorn.middleware.limits import RequestGuardMiddleware
 from redhorn.odata.parser import QueryLimits
 from redhorn.server.redaction import install_redaction
-from redhorn.settings import Settings, load_settings, resolve_path
+from redhorn.settings import SETTINGS_ENV, Settings, load_settings, resolve_path
 from redhorn.state import State
 from redhorn.writers.executor import create_writer
 from redhorn.writers.idempotency import IdempotencyStore
@@ -65,7 +65,6 @@ def _installed_version() -> str:
 
 VERSION = _installed_version()
 
-SETTINGS_ENV = "REDHORN_SETTINGS"
 # Public paths that show more to a user who logs in: a company's own document, health details.
 CREDENTIALS_OPTIONAL = frozenset({docs.SPEC_PATH, "/health"})
 # The signing key `redhorn serve` makes for its workers when the settings name none (hex).
@@ -192,13 +191,13 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(loaded, app_root)
         try:
-            dictionary = load_dictionary()
+            dictionary = load_dictionary(overrides_file(settings_file or default_settings_file()))
             metadata = MetadataCache(await crawl(engine, dictionary), engine, dictionary)
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             licence = create_licence_keeper(loaded, app_root)
             write_settings = loaded.writes
-            writer = create_writer(loaded, engine, lambda name: metadata.current.databases[name])
+            writer = create_writer(loaded, app_root, lambda name: metadata.current.databases[name])
             idempotency = IdempotencyStore(
                 resolve_path(write_settings.idempotency_database, app_root),
                 write_settings.idempotency_key_seconds,

@@ -1,4 +1,8 @@
-"""The `redhorn` command line: serve the API, build the demo, make a development certificate."""
+"""The `redhorn` command line: serve the API, build the demo, make a development certificate, report naming.
+
+Everything under `redhorn.tools` (the demo builder, the reference services) is imported inside the command that
+uses it, so that `redhorn serve` loads none of it.
+"""
 
 from __future__ import annotations
 
@@ -18,25 +22,21 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from redhorn.application import SERVER_KEY_ENV, SETTINGS_ENV, VERSION, default_settings_file, root_of
+from redhorn.application import SERVER_KEY_ENV, VERSION, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
+from redhorn.catalog.dictionary import load_dictionary, overrides_file
 from redhorn.engines.connect import create_engine
-from redhorn.errors import LicenceError, SettingsError
+from redhorn.errors import CertificateError, CommandError, LicenceError, SettingsError
 from redhorn.licensing.keeper import write_atomically
 from redhorn.licensing.licence import generate_key, issue_licence, load_private_key
-from redhorn.server.tls import CertificateError, check_certificate_pair, make_development_certificate
-from redhorn.settings import Settings, load_settings, parse_connection_string, resolve_path
-from redhorn.tools.demo.build import build_demo, demo_exists
+from redhorn.server.tls import check_certificate_pair, make_development_certificate
+from redhorn.settings import SETTINGS_ENV, Settings, load_settings, parse_connection_string, resolve_path
 from redhorn.writers.idempotency import IdempotencyStore
 
 DEMO_SETTINGS = "demo_settings.json"
 SETTINGS_HELP = "settings file (default: $REDHORN_SETTINGS or config/appsettings.json)"
 # What bind() says when another socket holds the address, on POSIX and on Windows.
 _ADDRESS_IN_USE = {errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", errno.EADDRINUSE)}
-
-
-class CommandError(Exception):
-    """A mistake in the command line or in what it names; the message is one line saying what to do."""
 
 
 def _settings_path(value: str | None) -> Path:
@@ -58,6 +58,8 @@ def write_demo_settings(settings_file: Path) -> None:
 
 
 def command_demo(args: argparse.Namespace) -> int:
+    from redhorn.tools.demo.build import build_demo, demo_exists
+
     settings_file = _settings_path(args.settings)
     if not settings_file.exists():
         write_demo_settings(settings_file)
@@ -94,6 +96,7 @@ def command_serve(args: argparse.Namespace) -> int:
     settings_file = _settings_path(args.settings)
     settings = load_settings(settings_file)
     create_engine(settings, root_of(settings_file), warn=False)  # fail early on a bad connection string
+    load_dictionary(overrides_file(settings_file))  # and on a bad site overrides file, naming it and the line
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     tls: dict[str, str] = {}
@@ -359,6 +362,32 @@ def command_idempotency_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_dictionary_report(args: argparse.Namespace) -> int:
+    """Print how the crawler names one database's tables and columns: by the dictionary, by column order,
+    by the stand-in convention, or not at all (SQL names), with the site overrides applied."""
+    from redhorn.catalog.report import dictionary_report, format_json, format_text
+    from redhorn.errors import ApiError
+
+    settings_file = _settings_path(args.settings)
+    settings = load_settings(settings_file)
+    dictionary = load_dictionary(overrides_file(settings_file))
+
+    async def reporting() -> str:
+        engine = create_engine(settings, root_of(settings_file), warn=False)
+        try:
+            report = await dictionary_report(engine, args.database, dictionary, columns=args.columns)
+        finally:
+            await engine.close()
+        return format_json(report) if args.json else format_text(report, columns=args.columns)
+
+    try:
+        text = asyncio.run(reporting())
+    except ApiError as exc:
+        raise CommandError(f"Cannot read the catalog of {args.database!r}: {exc.message}") from None
+    sys.stdout.write(text)
+    return 0
+
+
 def _subcommand(
     commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: Any
 ) -> argparse.ArgumentParser:
@@ -438,6 +467,18 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=2001)
     emulator.add_argument("--log-level", default="info")
     emulator.set_defaults(handler=command_vbs_emulator)
+
+    dictionary = _subcommand(commands, "dictionary", help="the data dictionary: how a database's names are found")
+    dictionary_actions = dictionary.add_subparsers(dest="action", required=True)
+    report = _subcommand(
+        dictionary_actions,
+        "report",
+        help="print how each table and column of a database was named (dictionary, column-order, stand-in, sql)",
+    )
+    report.add_argument("--database", default="F9999", help="the database: F9999 (default), vbsys or Catalog")
+    report.add_argument("--columns", action="store_true", help="each column's naming under its table")
+    report.add_argument("--json", action="store_true", help="machine-readable JSON")
+    report.set_defaults(handler=command_dictionary_report)
 
     idempotency = _subcommand(commands, "idempotency", help="Idempotency-Keys whose outcome is unknown")
     keys = idempotency.add_subparsers(dest="action", required=True)

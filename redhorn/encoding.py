@@ -1,4 +1,10 @@
-"""JSON out: one msgspec Encoder per process, rows encoded straight from database tuples.
+"""JSON out: one msgspec Encoder for the process, and every response body as a Struct.
+
+One encoder, made once (msgspec's performance advice): `ENCODER` writes every response body, the
+error body and the token answer included, so they all follow one decimal policy. Every body the API
+answers is a Struct declared here or in the module that owns it (`ErrorBody` in `redhorn.errors`,
+`TokenResponse` in `redhorn.auth.endpoint`), and the OpenAPI document takes its schemas from these
+Structs (`redhorn.openapi.schemas`), so the document cannot drift from what is written.
 
 Rows never become dicts. For each distinct list of properties a Struct type is made once (field
 `f0` renamed to `OrderNo`, ...) and every row tuple is unpacked into it; msgspec encodes those
@@ -11,6 +17,9 @@ Decimal policy: SQL Server's decimal values arrive as `Decimal` and are written 
 with every digit kept (never as strings, never through float). SQLite stores decimals as REAL;
 they are written with up to 15 significant digits, all that a double holds of a decimal number,
 so 12.5 stays 12.5 and a stored 0.30000000000000004 is the 0.3 that was meant.
+
+This module imports `redhorn.metadata` only: `redhorn.errors` imports it, and everything imports
+`redhorn.errors`.
 """
 
 from __future__ import annotations
@@ -18,27 +27,100 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
 
 from redhorn.metadata import Column
 
-encoder = msgspec.json.Encoder(decimal_format="number")
+ENCODER = msgspec.json.Encoder(decimal_format="number")
+"""The process's one JSON encoder; `decimal_format="number"` is the decimal policy above."""
+
+# Field types with what the OpenAPI document says of them; msgspec checks Meta only when decoding.
+Uri = Annotated[str, msgspec.Meta(extra_json_schema={"format": "uri"})]
+Count = Annotated[int, msgspec.Meta(description="With `$count=true`", extra_json_schema={"format": "int64"})]
+NextLink = Annotated[
+    str,
+    msgspec.Meta(
+        description="Absolute URL of the next page; absent on the last page", extra_json_schema={"format": "uri"}
+    ),
+]
+MessageT = TypeVar("MessageT")
+HealthStatus = Literal["ok", "degraded"]
+DatabaseStatus = Literal["ok", "unavailable", "starting"]
+
+
+def encode(value: Any) -> bytes:
+    """`value` (a Struct, or JSON-shaped builtins) as JSON bytes, by the process's encoder."""
+    return ENCODER.encode(value)
 
 
 class ListEnvelope(
     msgspec.Struct, kw_only=True, omit_defaults=True, rename={"count": "@odata.count", "next_link": "@odata.nextLink"}
 ):
-    """The OData list response: `{"@odata.count"?, "value", "@odata.nextLink"?}`, in that order."""
+    """A page of rows; follow `@odata.nextLink` for the next one."""
 
-    count: int | msgspec.UnsetType = msgspec.UNSET
+    # `value` is a list of row Structs (`rows_to_structs`) or, on the fast path, one `msgspec.Raw`
+    # holding the rows the engine already wrote as a JSON array; the schema says "array" either way,
+    # and the OpenAPI document gives each resource's page its own row schema for the items. The
+    # docstrings of these Structs are their schemas' descriptions, so they speak to API users.
+
+    count: Count | msgspec.UnsetType = msgspec.UNSET
     value: list[Any]
-    next_link: str | msgspec.UnsetType = msgspec.UNSET
+    next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
 
 
-class SingleEnvelope(msgspec.Struct):
-    value: Any
+class ResourceEntry(msgspec.Struct, frozen=True):
+    """One resource: its name in paths, its table's name, its key, and the URLs of its rows and count."""
+
+    name: str
+    title: str
+    kind: Literal["table", "view"]
+    extension: bool
+    key: list[str]
+    url: Uri
+    count: Uri
+
+
+class ResourceList(msgspec.Struct, frozen=True):
+    """The resources of a company (or of `vbsys` or `Catalog`)."""
+
+    value: list[ResourceEntry]
+
+
+class LicenceReport(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, rename="camel"):
+    """The licence: its status, and the licence's terms when there is one; `reason` when it is invalid."""
+
+    # `status` repeats `redhorn.licensing.licence.LicenceStatus` rather than importing it (this module
+    # stays below every other); mypy refuses the assignment in `/health` if the two ever differ.
+
+    status: Literal["unlicensed", "valid", "invalid"]
+    id: str | msgspec.UnsetType = msgspec.UNSET
+    licensee: str | msgspec.UnsetType = msgspec.UNSET
+    expires: Annotated[str, msgspec.Meta(description="yyyy-mm-dd hh:mm UTC")] | msgspec.UnsetType = msgspec.UNSET
+    days_left: float | msgspec.UnsetType = msgspec.UNSET
+    companies: list[int] | Literal["all"] | msgspec.UnsetType = msgspec.UNSET
+    reason: str | msgspec.UnsetType = msgspec.UNSET
+    last_renewal_error: str | msgspec.UnsetType = msgspec.UNSET
+
+
+class HealthReport(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """Whether the API and its databases answer; `databases` and `licence` only with credentials."""
+
+    status: HealthStatus
+    databases: dict[str, DatabaseStatus] | msgspec.UnsetType = msgspec.UNSET
+    licence: LicenceReport | msgspec.UnsetType = msgspec.UNSET
+
+
+class WriteAnswer(msgspec.Struct, Generic[MessageT], frozen=True):
+    """The row, or rows, as read back after Visma's business logic ran, and Visma's messages about the write."""
+
+    # `value` is the row (or array of rows) as the read path rendered it, spliced in as it is, so a
+    # write answers exactly the bytes a GET shows. Generic in the message type so that this module
+    # need not import the writers' model: writes use `WriteAnswer[redhorn.writers.model.Message]`.
+
+    value: msgspec.Raw
+    messages: Sequence[MessageT]
 
 
 @functools.lru_cache(maxsize=4096)
@@ -71,23 +153,19 @@ def encode_list(
         value=rows_to_structs(columns, rows, width),
         next_link=msgspec.UNSET if next_link is None else next_link,
     )
-    return encoder.encode(envelope)
+    return ENCODER.encode(envelope)
 
 
 def encode_json_list(texts: Sequence[bytes], *, count: int | None = None, next_link: str | None = None) -> bytes:
     """The JSON bytes of a list response whose rows are already JSON objects (UTF-8 bytes)."""
     envelope = ListEnvelope(
         count=msgspec.UNSET if count is None else count,
-        value=msgspec.Raw(b"[" + b",".join(texts) + b"]"),  # type: ignore[arg-type]
+        value=msgspec.Raw(b"[" + b",".join(texts) + b"]"),  # type: ignore[arg-type]  # the fast path, see the class
         next_link=msgspec.UNSET if next_link is None else next_link,
     )
-    return encoder.encode(envelope)
+    return ENCODER.encode(envelope)
 
 
 def encode_row(columns: Sequence[Column], row: tuple[Any, ...]) -> bytes:
     """The JSON bytes of one row as an object."""
-    return encoder.encode(rows_to_structs(columns, [row])[0])
-
-
-def encode(value: Any) -> bytes:
-    return encoder.encode(value)
+    return ENCODER.encode(rows_to_structs(columns, [row])[0])

@@ -2,6 +2,9 @@
 
     RedhornError
     ├── SettingsError            the settings file cannot be used (startup, `redhorn check`)
+    │   └── OverridesError       the site's dictionary overrides cannot be used
+    ├── CertificateError         the TLS certificate and key cannot serve
+    ├── CommandError             a mistake on the `redhorn` command line
     ├── LicenceError             a licence text is not acceptable (judged, then reported by status)
     ├── RenewalFailed            a licence renewal did not happen (logged, retried)
     └── ApiError                 answered to a client: `status` and a stable `code`
@@ -38,6 +41,8 @@ import msgspec
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
+
+from redhorn.encoding import ENCODER  # the process's one encoder; it imports only redhorn.metadata
 
 logger = logging.getLogger("redhorn")
 
@@ -503,12 +508,21 @@ class SettingsError(RedhornError):
     """The settings file cannot be used; the message names the key and the line."""
 
 
-_encoder = msgspec.json.Encoder()
+class OverridesError(SettingsError):
+    """The site overrides file cannot be used; the message names the file, the key and the line."""
+
+
+class CertificateError(RedhornError):
+    """Why the certificate and key cannot serve TLS: one line naming the file at fault and what to do."""
+
+
+class CommandError(RedhornError):
+    """A mistake in the command line or in what it names; the message is one line saying what to do."""
 
 
 def error_body(error: ApiError) -> bytes:
     """The JSON bytes for `error`, in the one shape every endpoint shares."""
-    return _encoder.encode(ErrorBody(ErrorDetail(error.code, error.message, error.target)))
+    return ENCODER.encode(ErrorBody(ErrorDetail(error.code, error.message, error.target)))
 
 
 def error_response(error: ApiError) -> Response:

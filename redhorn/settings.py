@@ -328,3 +328,21 @@ def parse_connection_string(value: str) -> dict[str, str]:
         key, raw = match.group(1), match.group(2).strip()
         pairs[key.lower()] = raw
     return pairs
+
+
+DEFAULT_EMBEDDED_FOLDER = "~/data"
+# The environment variable that names the settings file for the server's workers.
+SETTINGS_ENV = "REDHORN_SETTINGS"
+
+
+def embedded_folder(settings: Settings, root: Path) -> Path | None:
+    """The folder of the embedded engine's database files, when the connection string names that engine."""
+    pairs = parse_connection_string(settings.visma_connection.visma_db_connection_string)
+    if pairs.get("engine", "").lower() != "sqlite":
+        return None
+    return resolve_path(pairs.get("data source", DEFAULT_EMBEDDED_FOLDER), root)
+
+
+def embedded_database_file(folder: Path, database: str) -> Path:
+    """The file of one embedded database: its name and `.db`, in the folder."""
+    return folder / f"{database}.db"

@@ -6,8 +6,23 @@ import datetime as dt
 import json
 from decimal import Decimal
 
-from redhorn.encoding import encode_json_list, encode_list, encode_row
+import msgspec
+
+from redhorn.encoding import (
+    ENCODER,
+    HealthReport,
+    LicenceReport,
+    ResourceEntry,
+    ResourceList,
+    WriteAnswer,
+    encode,
+    encode_json_list,
+    encode_list,
+    encode_row,
+)
+from redhorn.errors import InvalidKey, error_body
 from redhorn.metadata import Column
+from redhorn.writers.model import Message
 
 COLUMNS = (
     Column("No", "No", "integer", "int"),
@@ -58,3 +73,38 @@ def test_json_rows_are_spliced_into_the_envelope():
     body = encode_json_list([b'{"A":1}', b'{"A":2}'], count=None, next_link=None)
     assert body == b'{"value":[{"A":1},{"A":2}]}'
     assert json.loads(encode_json_list([], count=0)) == {"@odata.count": 0, "value": []}
+
+
+def test_response_bodies_are_structs_with_the_keys_and_order_of_the_wire():
+    assert encode(HealthReport(status="ok")) == b'{"status":"ok"}'
+    report = LicenceReport(status="valid", id="L1", licensee="ACME", expires="2027-01-01 00:00 UTC", days_left=30.5)
+    health = HealthReport(status="degraded", databases={"F9999": "starting"}, licence=report)
+    assert encode(health) == (
+        b'{"status":"degraded","databases":{"F9999":"starting"},"licence":{"status":"valid","id":"L1",'
+        b'"licensee":"ACME","expires":"2027-01-01 00:00 UTC","daysLeft":30.5}}'
+    )
+    assert encode(LicenceReport(status="invalid", reason="why", last_renewal_error="no")) == (
+        b'{"status":"invalid","reason":"why","lastRenewalError":"no"}'
+    )
+    entry = ResourceEntry("orders", "Order", "table", False, ["OrderNo"], "https://x/orders", "https://x/orders/$count")
+    assert encode(ResourceList([entry])) == (
+        b'{"value":[{"name":"orders","title":"Order","kind":"table","extension":false,"key":["OrderNo"],'
+        b'"url":"https://x/orders","count":"https://x/orders/$count"}]}'
+    )
+
+
+def test_a_write_answer_splices_the_row_as_read_back():
+    messages = [Message("info", "Price updated", row=0), Message("warning", "Stock low", target="Qty")]
+    answer = encode(WriteAnswer(msgspec.Raw(b'{"OrderNo":1,"Amount":1.50}'), messages))
+    assert answer == (
+        b'{"value":{"OrderNo":1,"Amount":1.50},"messages":[{"severity":"info","text":"Price updated","row":0},'
+        b'{"severity":"warning","text":"Stock low","target":"Qty"}]}'
+    )
+    assert encode(WriteAnswer(msgspec.Raw(b"[{},{}]"), [])) == b'{"value":[{},{}],"messages":[]}'
+
+
+def test_one_encoder_writes_decimals_as_numbers():
+    assert ENCODER.encode(Decimal("0.10")) == b"0.10"
+    assert error_body(InvalidKey("bad", target="OrderNo")) == (
+        b'{"error":{"code":"InvalidKey","message":"bad","target":"OrderNo"}}'
+    )

@@ -285,7 +285,8 @@ def test_every_filter_of_the_query_options_table_is_an_example():
 def test_swagger_fills_in_the_company_users_mean_with_the_right_articles(readme_server: Server):
     with readme_server.client(auth=None) as client:
         public = client.get("/swagger/v1/swagger.json").json()
-    company = public["paths"]["/api/{companyNo}/orders"]["get"]["parameters"][0]
+    reference = public["paths"]["/api/{companyNo}/orders"]["get"]["parameters"][0]["$ref"]
+    company = public["components"]["parameters"][reference.rsplit("/", 1)[1]]
     assert company["name"] == "companyNo" and company["schema"]["example"] == 9999, "the demo user's first company"
     assert "have access to" in company["description"]
     with readme_server.client() as client:

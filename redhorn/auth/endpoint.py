@@ -7,6 +7,7 @@ built with authlib's error classes, because OAuth clients parse exactly that. Ev
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import parse_qsl
 
 import msgspec
@@ -21,6 +22,7 @@ from starlette.responses import Response
 
 from redhorn.auth.authenticator import Authenticator
 from redhorn.auth.backends import client_address
+from redhorn.encoding import ENCODER
 from redhorn.errors import InvalidCredentials, MethodNotAllowed, TooManyFailedLogins
 from redhorn.middleware.limits import header_number
 
@@ -28,17 +30,34 @@ MAX_BODY_BYTES = 16 * 1024
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 FORM = "application/x-www-form-urlencoded"
 
-_encoder = msgspec.json.Encoder()
-
 
 class TokenResponse(msgspec.Struct, frozen=True):
+    """The token answer, named as RFC 6749 §5.1 names its members."""
+
     access_token: str
     expires_in: int
     token_type: str = "bearer"
 
 
+class OAuthErrorBody(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An OAuth error, in RFC 6749 §5.2's shape: `{"error", "error_description"?, "error_uri"?, "state"?}`."""
+
+    error: Literal["invalid_request", "invalid_grant", "unsupported_grant_type"]
+    error_description: str | msgspec.UnsetType = msgspec.UNSET
+    error_uri: str | msgspec.UnsetType = msgspec.UNSET
+    state: str | msgspec.UnsetType = msgspec.UNSET
+
+
 def oauth_error(error: OAuth2Error, *, status: int | None = None, headers: dict[str, str] | None = None) -> Response:
-    body = _encoder.encode(dict(error.get_body()))
+    """The answer for authlib's `error`: its RFC 6749 body, its status unless `status`, and no-store."""
+    body = ENCODER.encode(
+        OAuthErrorBody(
+            error.error,
+            error.description or msgspec.UNSET,
+            error.uri or msgspec.UNSET,
+            error.state or msgspec.UNSET,
+        )
+    )
     return Response(
         body,
         status_code=status or error.status_code,
@@ -104,5 +123,5 @@ async def issue_token(request: Request) -> Response:
     except InvalidCredentials:
         return oauth_error(InvalidGrantError(description="The username or password is wrong"))
     token = authenticator.tokens.issue(principal)
-    body = _encoder.encode(TokenResponse(token, authenticator.tokens.lifetime_seconds))
+    body = ENCODER.encode(TokenResponse(token, authenticator.tokens.lifetime_seconds))
     return Response(body, headers=NO_STORE, media_type="application/json")

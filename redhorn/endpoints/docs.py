@@ -178,6 +178,7 @@ async def swagger_page(request: Request) -> Response:
         "dom_id": "#swagger-ui",
         "deepLinking": True,
         "docExpansion": "none",
+        "defaultModelsExpandDepth": -1,  # hundreds of schemas: the models section alone is seconds of rendering
         "filter": True,
         "persistAuthorization": True,
         "displayRequestDuration": True,

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
-from redhorn.encoding import encode
-from redhorn.endpoints.reads import JSON, resolve_licensed_database
+from redhorn.encoding import (
+    DatabaseStatus,
+    HealthReport,
+    HealthStatus,
+    LicenceReport,
+    ResourceEntry,
+    ResourceList,
+    encode,
+)
+from redhorn.endpoints._common import JSON, target_of
 from redhorn.errors import DatabaseUnavailable, QueryTimeout
 from redhorn.state import State
 
@@ -24,40 +31,38 @@ def _state(request: Request) -> State:
 async def list_resources(request: Request) -> Response:
     """GET /api/{companyNo}: the resources of a company (or of vbsys/catalog), with key and links."""
     state = _state(request)
-    principal = require_principal(request)
-    database = resolve_licensed_database(state, request.path_params["database"], principal)
+    database = target_of(request, state, with_table=False).database
     base = str(request.url.replace(query="")).rstrip("/")
     value = [
-        {
-            "name": table.resource,
-            "title": table.name,
-            "kind": "view" if table.is_view else "table",
-            "extension": not table.known,
-            "key": [column.name for column in table.key],
-            "url": f"{base}/{table.resource}",
-            "count": f"{base}/{table.resource}/$count",
-        }
+        ResourceEntry(
+            name=table.resource,
+            title=table.name,
+            kind="view" if table.is_view else "table",
+            extension=not table.known,
+            key=[column.name for column in table.key],
+            url=f"{base}/{table.resource}",
+            count=f"{base}/{table.resource}/$count",
+        )
         for table in database.tables
     ]
-    return Response(encode({"value": value}), media_type=JSON)
+    return Response(encode(ResourceList(value)), media_type=JSON)
 
 
-def _licence_report(state: State) -> dict[str, Any]:
-    licence = state.licence.state
-    report: dict[str, Any] = {"status": licence.status}
-    if licence.licence is not None:
-        report |= {
-            "id": licence.licence.id,
-            "licensee": licence.licence.licensee,
-            "expires": licence.licence.expiry_text(),
-            "daysLeft": licence.days_left(),
-            "companies": list(licence.licence.companies) or "all",
-        }
-    if licence.reason:
-        report["reason"] = licence.reason
-    if state.licence.last_renewal_error:
-        report["lastRenewalError"] = state.licence.last_renewal_error
-    return report
+def _licence_report(state: State) -> LicenceReport:
+    """The licence as judged last, and the last renewal's failure; what does not apply is left out."""
+    judged = state.licence.state
+    licence = judged.licence
+    days_left = judged.days_left()
+    return LicenceReport(
+        status=judged.status,
+        id=msgspec.UNSET if licence is None else licence.id,
+        licensee=msgspec.UNSET if licence is None else licence.licensee,
+        expires=msgspec.UNSET if licence is None else licence.expiry_text(),
+        days_left=msgspec.UNSET if days_left is None else days_left,
+        companies=msgspec.UNSET if licence is None else list(licence.companies) or "all",
+        reason=judged.reason or msgspec.UNSET,
+        last_renewal_error=state.licence.last_renewal_error or msgspec.UNSET,
+    )
 
 
 async def health(request: Request) -> Response:
@@ -74,7 +79,7 @@ async def health(request: Request) -> Response:
         | {company.database for company in state.metadata.companies.values()}
     )
 
-    async def check(name: str) -> str:
+    async def check(name: str) -> DatabaseStatus:
         try:
             await state.engine.ping(name)
         except (DatabaseUnavailable, QueryTimeout):
@@ -86,7 +91,9 @@ async def health(request: Request) -> Response:
     databases = dict(zip(names, results, strict=True))
     licence = state.licence.reload_if_changed()
     healthy = all(result == "ok" for result in results) and licence.status != "invalid"
-    body: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+    status: HealthStatus = "ok" if healthy else "degraded"
     if isinstance(request.user, Principal):
-        body |= {"databases": databases, "licence": _licence_report(state)}
+        body = HealthReport(status=status, databases=databases, licence=_licence_report(state))
+    else:
+        body = HealthReport(status=status)
     return Response(encode(body), status_code=200 if healthy else 503, media_type="application/json")

@@ -17,9 +17,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
-from redhorn.auth.backends import require_principal
 from redhorn.auth.principal import Principal
-from redhorn.endpoints.reads import JSON, entity_tag, key_segments, read_row, read_rows_where, resolve_licensed_database
+from redhorn.encoding import WriteAnswer, encode
+from redhorn.endpoints._common import JSON, entity_tag, key_segments, listed_tags, resource_url, state_of, target_of
 from redhorn.errors import (
     BodyTooLarge,
     InvalidQuery,
@@ -31,11 +31,20 @@ from redhorn.errors import (
 )
 from redhorn.metadata import Database, Table
 from redhorn.middleware.limits import header_number
-from redhorn.query.plan import plan_get
-from redhorn.query.resolve import resolve_table
+from redhorn.query.plan import parse_key, parse_key_value, plan_key
+from redhorn.query.rows import read_row, read_rows_by_key_prefix
+from redhorn.settings import VismaConnection
 from redhorn.state import State
 from redhorn.writers.body import decode_body, require_json, row_write
-from redhorn.writers.idempotency import Resumed, StoredAnswer, fingerprint, outcome_unknown, receipt_of
+from redhorn.writers.idempotency import (
+    MAX_KEY_LENGTH,
+    IdempotencyStore,
+    Resumed,
+    StoredAnswer,
+    fingerprint,
+    outcome_unknown,
+    receipt_of,
+)
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -51,32 +60,24 @@ from redhorn.writers.rules import LINE_TABLES, plural_name
 
 NUMBER_SERIES_OPTION = "$numberseries"
 IDEMPOTENCY_HEADER = "idempotency-key"
-_messages_encoder = msgspec.json.Encoder(decimal_format="number")
 
 
-def _state(request: Request) -> State:
-    state: State = request.app.state.redhorn
-    return state
-
-
-def _writable(state: State, request: Request, principal: Principal) -> tuple[Database, Table, int]:
-    """The company database and table a write names, after the same access rules as reads.
+def _writable(state: State, request: Request) -> tuple[Principal, Database, Table, int]:
+    """Who writes, and the company database and table a write names, after the same access rules as reads.
 
     Raises:
         ReadOnlyResource: `vbsys`, `Catalog`, or a view.
     """
-    segment = request.path_params["database"]
-    database = resolve_licensed_database(state, segment, principal)
-    table = resolve_table(database, request.path_params["resource"])
-    if not segment.isdigit():
+    target = target_of(request, state)
+    database, table = target.database, target.require_table()
+    if target.company_no is None:
         raise ReadOnlyResource(f"{database.name!r} is read-only; only company databases take writes")
     if table.is_view:
         raise ReadOnlyResource(f"{table.resource!r} is a view and cannot be written", target="resource")
-    return database, table, int(segment)
+    return target.principal, database, table, target.company_no
 
 
-def _context(state: State, principal: Principal, company_no: int) -> WriteContext:
-    connection = state.settings.visma_connection
+def _context(connection: VismaConnection, principal: Principal, company_no: int) -> WriteContext:
     return WriteContext(company_no, principal.context_user, connection.vbs_culture_id, connection.vbs_site_id)
 
 
@@ -153,8 +154,8 @@ def _new_row(
 
 async def create_rows(request: Request) -> Response:
     """POST /api/{companyNo}/{resource}: one row, or an array of rows created all or none."""
-    state, principal = _state(request), require_principal(request)
-    database, table, company_no = _writable(state, request, principal)
+    state = state_of(request)
+    principal, database, table, company_no = _writable(state, request)
     suggest = _number_series(request, table, principal, company_no)
     settings = state.settings.writes
     document = await _read_body(request, settings.max_body_bytes)
@@ -170,7 +171,7 @@ async def create_rows(request: Request) -> Response:
             raise BodyTooLarge(f"A request creates at most {settings.max_rows_per_request} rows")
     nested, single = any(row.joins for row in rows), not isinstance(document, list)
     write = WriteRequest(
-        _context(state, principal, company_no),
+        _context(state.settings.visma_connection, principal, company_no),
         (AddRows(table.sql_name, tuple(rows), table.number),),
         projection=tuple(column.sql_name for column in table.key),
     )
@@ -193,7 +194,7 @@ async def create_rows(request: Request) -> Response:
         committed = await state.writer.find_receipt(database.name, receipt)
         if committed is not None:
             response = await _created(request, state, database, table, committed, nested=nested, single=single)
-            await _store(state, scope, key, response)
+            await _store(state.idempotency, scope, key, response)
             response.headers["Idempotent-Replayed"] = "true"
             return response
     try:
@@ -205,18 +206,20 @@ async def create_rows(request: Request) -> Response:
         await state.idempotency.release(scope, key)  # nothing was written: the retry may write
         raise
     response = await _created(request, state, database, table, result, nested=nested, single=single)
-    await _store(state, scope, key, response)
+    await _store(state.idempotency, scope, key, response)
     return response
 
 
-async def _store(state: State, scope: str, key: str, response: Response) -> None:
+async def _store(store: IdempotencyStore, scope: str, key: str, response: Response) -> None:
     location, etag = response.headers.get("location"), response.headers.get("etag")
-    await state.idempotency.store(scope, key, StoredAnswer(response.status_code, bytes(response.body), location, etag))
+    await store.store(scope, key, StoredAnswer(response.status_code, bytes(response.body), location, etag))
 
 
 def _check_idempotency_key(key: str) -> None:
-    if not 1 <= len(key) <= 255 or not key.isascii() or not key.isprintable():
-        raise InvalidQuery("Idempotency-Key must be 1 to 255 printable ASCII characters", target="Idempotency-Key")
+    if not 1 <= len(key) <= MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise InvalidQuery(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters", target="Idempotency-Key"
+        )
 
 
 def _replay(stored: StoredAnswer) -> Response:
@@ -257,63 +260,73 @@ async def _created(
     keys = [_key_of(table, row) for row in result.rows]
     lines_table = _line_table(database, table)
     bodies, tag = [], ""
-    for segments in keys:
-        body = await _read_back(state, database, table, segments)
+    for values in keys:
+        body = await _read_back(state, database, table, values)
         tag = tag or entity_tag(body)  # the row's own, as a GET of it shows, without its lines
         if nested and lines_table is not None:
-            body = await _with_lines(state, database, table, lines_table, segments, body)
+            body = await _with_lines(state, database, lines_table, values, body)
         bodies.append(body)
-    base = str(request.url.replace(query="")).rstrip("/")
-    location = base + "/" + "/".join(quote(s, safe="") for s in keys[0])
+    location = resource_url(request) + "/" + "/".join(quote(str(value), safe="") for value in keys[0])
     if single:
         headers = {"Location": location, "ETag": tag}
         return Response(_answer(bodies[0], result), status_code=201, media_type=JSON, headers=headers)
     return Response(_answer(b"[" + b",".join(bodies) + b"]", result), status_code=201, media_type=JSON)
 
 
-def _key_of(table: Table, row: dict[str, Any]) -> list[str]:
-    return [str(row[column.sql_name]) for column in table.key]
+def _key_of(table: Table, row: dict[str, Any]) -> tuple[Any, ...]:
+    """The key values of a row the writer reports, each as its column's type."""
+    values = []
+    for column in table.key:
+        value = row[column.sql_name]
+        typed = isinstance(value, int) if column.kind == "integer" else isinstance(value, str)
+        values.append(value if typed else parse_key_value(column, str(value)))
+    return tuple(values)
 
 
-async def _read_back(state: State, database: Database, table: Table, segments: list[str]) -> bytes:
-    body = await read_row(state, database.name, plan_get(table, segments, None, json_rows=_json_rows(state)))
+async def _read_back(state: State, database: Database, table: Table, values: tuple[Any, ...]) -> bytes:
+    """The row as a GET by key shows it, read by the key values the write holds."""
+    query = plan_key(table, values, None, json_rows=state.engine.dialect.renders_json_rows)
+    timeout = state.settings.query.statement_timeout_seconds
+    body = await read_row(state.engine, database.name, query, timeout=timeout)
     if body is None:  # deleted again between the write and the read
-        raise RowNotFound(f"No row of {table.resource!r} has the key {'/'.join(segments)!r}")
+        key = "/".join(str(value) for value in values)
+        raise RowNotFound(f"No row of {table.resource!r} has the key {key!r}")
     return body
 
 
-def _json_rows(state: State) -> bool:
-    return state.engine.dialect.renders_json_rows
-
-
-async def _with_lines(
-    state: State, database: Database, head: Table, lines: Table, segments: list[str], body: bytes
-) -> bytes:
+async def _with_lines(state: State, database: Database, lines: Table, values: tuple[Any, ...], body: bytes) -> bytes:
     """The head's JSON with its lines read back under the lines' resource name."""
-    link = {column.name: value for column, value in zip(lines.key, segments, strict=False)}
-    rows = await read_rows_where(state, database.name, lines, link)
-    name = msgspec.json.encode(plural_name(lines))
+    link = {column.name: value for column, value in zip(lines.key, values, strict=False)}
+    rows = await read_rows_by_key_prefix(
+        state.engine,
+        database.name,
+        lines,
+        link,
+        limit=state.settings.writes.max_rows_per_request + 1,
+        timeout=state.settings.query.statement_timeout_seconds,
+    )
+    name = encode(plural_name(lines))
     return body[:-1] + b"," + name + b":[" + b",".join(rows) + b"]}"
 
 
 def _answer(value: bytes, result: WriteResult) -> bytes:
     messages = [m for m in result.messages if m.severity != "error"]
-    return b'{"value":' + value + b',"messages":' + _messages_encoder.encode(messages) + b"}"
+    return encode(WriteAnswer(msgspec.Raw(value), messages))
 
 
-def _key_values(table: Table, request: Request) -> tuple[list[str], tuple[Assign, ...]]:
-    """The key from the path, as segments and as the values the writer selects the row by.
+def _key_values(table: Table, request: Request) -> tuple[list[str], tuple[Any, ...], tuple[Assign, ...]]:
+    """The key from the path: as segments, as typed values, and as the assignments the writer selects the row by.
 
     Raises:
         InvalidKey: too few or too many segments, or one that is not a value of its column.
     """
     segments = key_segments(request)
-    values = plan_get(table, segments, None).key_values or ()
-    return segments, tuple(Assign(c.sql_name, v, c.number) for c, v in zip(table.key, values, strict=True))
+    values = parse_key(table, segments)
+    return segments, values, tuple(Assign(c.sql_name, v, c.number) for c, v in zip(table.key, values, strict=True))
 
 
 async def _expectation(
-    request: Request, state: State, database: Database, table: Table, segments: list[str]
+    request: Request, state: State, database: Database, table: Table, values: tuple[Any, ...]
 ) -> tuple[Assign, ...] | None:
     """`If-Match`: the row's values as the client saw them, to be checked in the write's transaction.
 
@@ -324,17 +337,17 @@ async def _expectation(
     header = request.headers.get("if-match")
     if header is None:
         return None
-    current = await _read_back(state, database, table, segments)
-    tags = [tag.strip() for tag in header.split(",")]
+    current = await _read_back(state, database, table, values)
+    tags = listed_tags(header)
     if "*" in tags:
         return None
     if entity_tag(current) not in tags and f"W/{entity_tag(current)}" not in tags:
         raise PreconditionFailed(
             f"The row of {table.resource!r} has changed since it was read (If-Match)", target="If-Match"
         )
-    values = msgspec.json.decode(current)
+    seen = msgspec.json.decode(current)
     expected = []
-    for name, value in values.items():
+    for name, value in seen.items():
         column = table.column(name)
         if column is not None and column.kind != "binary":
             expected.append(Assign(column.sql_name, value, column.number))
@@ -343,35 +356,36 @@ async def _expectation(
 
 async def update_row(request: Request) -> Response:
     """PUT or PATCH /api/{companyNo}/{resource}/{key...}: the properties given, in body order."""
-    state, principal = _state(request), require_principal(request)
-    database, table, company_no = _writable(state, request, principal)
-    segments, key = _key_values(table, request)
+    state = state_of(request)
+    principal, database, table, company_no = _writable(state, request)
+    segments, values, key = _key_values(table, request)
     suggest = _number_series(request, table, principal, company_no)
     document = await _read_body(request, state.settings.writes.max_body_bytes)
     if not isinstance(document, dict):
         raise MalformedBody(f"The body of an update of {table.resource!r} must be a JSON object")
     row = row_write(table, document, suggest=suggest)
-    expect = await _expectation(request, state, database, table, segments)
+    expect = await _expectation(request, state, database, table, values)
     write = WriteRequest(
-        _context(state, principal, company_no),
+        _context(state.settings.visma_connection, principal, company_no),
         (UpdateRow(table.sql_name, key, row, table.number, expect),),
         projection=tuple(column.sql_name for column in table.key),
     )
     result = await state.writer.execute(database.name, write)
-    body = await _read_back(state, database, table, segments)
+    body = await _read_back(state, database, table, values)
     return Response(_answer(body, result), media_type=JSON, headers={"ETag": entity_tag(body)})
 
 
 async def delete_row(request: Request) -> Response:
     """DELETE /api/{companyNo}/{resource}/{key...}: 204; an order's lines go with it."""
-    state, principal = _state(request), require_principal(request)
-    database, table, company_no = _writable(state, request, principal)
-    segments, key = _key_values(table, request)
+    state = state_of(request)
+    principal, database, table, company_no = _writable(state, request)
+    segments, values, key = _key_values(table, request)
     for name, _ in parse_qsl(request.url.query, keep_blank_values=True):
         raise InvalidQuery(f"{name} cannot be used on a delete", target=name)
-    expect = await _expectation(request, state, database, table, segments)
+    expect = await _expectation(request, state, database, table, values)
     write = WriteRequest(
-        _context(state, principal, company_no), (DeleteRow(table.sql_name, key, table.number, expect),)
+        _context(state.settings.visma_connection, principal, company_no),
+        (DeleteRow(table.sql_name, key, table.number, expect),),
     )
     await state.writer.execute(database.name, write)
     return Response(status_code=204)

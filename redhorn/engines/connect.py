@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from redhorn.engines.base import Engine
+from redhorn.engines.pool import ODBC_POOL_SIZE, SQLITE_POOL_SIZE
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import SettingsError
 from redhorn.settings import Settings, parse_connection_string, resolve_path
@@ -28,7 +29,9 @@ from redhorn.sql.sqlite import SqliteDialect
 logger = logging.getLogger("redhorn.engines")
 
 DEFAULT_ODBC_DRIVER = "ODBC Driver 18 for SQL Server"
-ODBC_POOL_SIZE = 4
+# How long the SQLite ODBC driver waits on a locked or changing file (its own default is 100 s):
+# failing fast lets the client retry on 503 instead.
+SQLITE_ODBC_BUSY_TIMEOUT_MS = 2000
 # ADO.NET SqlClient keys and their ODBC names.
 _ADO_TO_ODBC = {
     "data source": "Server",
@@ -99,19 +102,27 @@ def _warn_untranslated(text: str) -> None:
         )
 
 
+def _is_sqlite_driver(pairs: dict[str, str]) -> bool:
+    """Whether the ODBC driver is SQLite's: its keys and its database names (files) are its own."""
+    return "sqlite" in pairs.get("driver", "").lower()
+
+
 def dialect_for(pairs: dict[str, str]) -> Dialect:
-    return SqliteDialect() if "sqlite" in pairs.get("driver", "").lower() else MssqlDialect()
+    """The dialect an ODBC source speaks: `sqlite` through a SQLite driver, else `mssql`."""
+    return SqliteDialect() if _is_sqlite_driver(pairs) else MssqlDialect()
 
 
 def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
-    """A function from a database name to its ODBC connection string."""
+    """A function from a database name to its ODBC connection string.
+
+    What the SQLite driver gets besides depends on the driver, not on the SQL it speaks, so it is
+    decided here by the driver's name rather than by asking the dialect which one it is.
+    """
     pairs = odbc_pairs(text)
-    sqlite = isinstance(dialect_for(pairs), SqliteDialect)
+    sqlite = _is_sqlite_driver(pairs)
     if sqlite:
         pairs.setdefault("nocreat", "1")  # a missing file is an unavailable database, not a new empty one
-        # The driver waits 100 s on a locked or changing file by default; fail fast and let the
-        # client retry on 503 instead.
-        pairs.setdefault("timeout", "2000")
+        pairs.setdefault("timeout", str(SQLITE_ODBC_BUSY_TIMEOUT_MS))
     placeholder = any("{database}" in value for value in pairs.values())
 
     def for_database(database: str) -> str:
@@ -141,7 +152,7 @@ def create_engine(settings: Settings, root: Path, *, warn: bool = True) -> Engin
         folder = resolve_path(pairs.get("data source", "~/data"), root)
         return SqliteEngine(
             folder,
-            pool_size=query.pool_size or 1,
+            pool_size=query.pool_size or SQLITE_POOL_SIZE,
             timeout=query.statement_timeout_seconds,
             wait_seconds=query.pool_wait_seconds,
         )

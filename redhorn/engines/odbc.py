@@ -20,7 +20,12 @@ import aioodbc
 import pyodbc
 
 from redhorn.engines.base import Lane, Row, is_too_complex
-from redhorn.engines.pool import DEFAULT_WAIT_SECONDS, PooledEngine
+from redhorn.engines.pool import (
+    DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    DEFAULT_WAIT_SECONDS,
+    ODBC_POOL_SIZE,
+    PooledEngine,
+)
 from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.settings import parse_connection_string
 from redhorn.sql.dialect import Dialect
@@ -34,6 +39,8 @@ _TIMEOUT_STATES = ("HYT00", "HY008")
 # What the SQLite ODBC driver says (SQLSTATE HY000) when its file is missing, unreadable or damaged.
 _UNAVAILABLE_TEXT = ("unable to open", "disk i/o", "not a database", "malformed", "connect failed", "locked")
 LOGIN_TIMEOUT_SECONDS = 10
+# The driver's own statement limit is in whole seconds, and 0 would mean none at all.
+MIN_DRIVER_TIMEOUT_SECONDS = 1
 _SECRET_KEYS = ("pwd", "password")
 
 
@@ -91,8 +98,8 @@ class OdbcEngine(PooledEngine):
         connection_string: Callable[[str], str],
         dialect: Dialect,
         *,
-        pool_size: int = 4,
-        timeout: float = 30.0,
+        pool_size: int = ODBC_POOL_SIZE,
+        timeout: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.connection_string = connection_string
@@ -106,7 +113,7 @@ class OdbcEngine(PooledEngine):
         await connection.close()
 
     async def _open(self, database: str) -> Any:
-        query_timeout = max(1, int(self.timeout))
+        query_timeout = max(MIN_DRIVER_TIMEOUT_SECONDS, int(self.timeout))
 
         async def limit_statements(connection: pyodbc.Connection) -> None:
             connection.timeout = query_timeout  # the driver's own limit, behind ours

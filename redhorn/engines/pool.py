@@ -28,10 +28,21 @@ Row = tuple[Any, ...]
 
 Connection = TypeVar("Connection")
 
+# The engines' defaults, in one place; the settings' `Query` section overrides the first three.
+# A statement's time limit, when its caller gives none.
+DEFAULT_STATEMENT_TIMEOUT_SECONDS = 30.0
+DEFAULT_WAIT_SECONDS = 10.0
+# Connections per database for scans. SQLite: one, as more reader threads only fight over
+# Python's GIL and lose throughput (`make bench`).
+SQLITE_POOL_SIZE = 1
+ODBC_POOL_SIZE = 4
+LOOKUP_POOL_SIZE = 1
 CONNECT_ATTEMPTS = 2
 RETRY_PAUSE_SECONDS = 0.2
-DEFAULT_WAIT_SECONDS = 10.0
-LOOKUP_POOL_SIZE = 1
+# What a client refused with `DatabaseBusy` is told to wait before it tries again.
+BUSY_RETRY_AFTER_SECONDS = 1
+# A ping reads next to nothing: a database that takes longer to answer is as good as down.
+PING_TIMEOUT_SECONDS = 5.0
 
 
 class ConnectionPool(Generic[Connection]):
@@ -110,7 +121,8 @@ class ConnectionPool(Generic[Connection]):
                 await self._slots.acquire()
         except TimeoutError:
             raise DatabaseBusy(
-                f"Database {self.name!r} is busy with other queries; try again shortly", retry_after=1
+                f"Database {self.name!r} is busy with other queries; try again shortly",
+                retry_after=BUSY_RETRY_AFTER_SECONDS,
             ) from None
 
     async def close(self) -> None:
@@ -153,7 +165,7 @@ class PooledEngine:
         raise NotImplementedError
 
     async def ping(self, database: str) -> None:
-        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=5)
+        await self.fetch(database, Statement(self.dialect.ping_sql), timeout=PING_TIMEOUT_SECONDS)
 
     async def close(self) -> None:
         for pool in self._pools.values():

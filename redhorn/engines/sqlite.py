@@ -17,7 +17,12 @@ from typing import cast
 import aiosqlite
 
 from redhorn.engines.base import Lane, Row, is_too_complex
-from redhorn.engines.pool import DEFAULT_WAIT_SECONDS, PooledEngine
+from redhorn.engines.pool import (
+    DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+    DEFAULT_WAIT_SECONDS,
+    SQLITE_POOL_SIZE,
+    PooledEngine,
+)
 from redhorn.errors import DatabaseUnavailable, QueryTimeout, QueryTooComplex
 from redhorn.sql.sqlite import SqliteDialect
 from redhorn.sql.statement import Statement
@@ -53,7 +58,12 @@ class SqliteEngine(PooledEngine):
     dialect = SqliteDialect()
 
     def __init__(
-        self, folder: Path, *, pool_size: int = 1, timeout: float = 30.0, wait_seconds: float = DEFAULT_WAIT_SECONDS
+        self,
+        folder: Path,
+        *,
+        pool_size: int = SQLITE_POOL_SIZE,
+        timeout: float = DEFAULT_STATEMENT_TIMEOUT_SECONDS,
+        wait_seconds: float = DEFAULT_WAIT_SECONDS,
     ) -> None:
         self.folder = folder
         self.pool_size = pool_size

@@ -49,6 +49,7 @@ class Licence(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 _decoder = msgspec.json.Decoder(Licence)
+# Not a response body: the signed licence payload, whose bytes the signature covers.
 _encoder = msgspec.json.Encoder()
 
 

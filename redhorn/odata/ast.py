@@ -6,7 +6,7 @@ Positions are 0-based offsets into the `$filter` text, so an error can point at 
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal as TypingLiteral
+from typing import Literal as TypingLiteral, TypeAlias, assert_never
 
 import msgspec
 
@@ -57,17 +57,23 @@ class Not(msgspec.Struct, frozen=True, tag=True):
     position: int = 0
 
 
-Expression = Property | Literal | Call | Compare | In | BoolOp | Not
+# Every node type, as one closed union: code that walks the tree matches on it and ends with
+# `assert_never`, so that mypy names every walker a new node type is missing from.
+Expression: TypeAlias = Property | Literal | Call | Compare | In | BoolOp | Not
 
 
 def count_nodes(node: Expression) -> int:
     """How many nodes the tree has: the measure of the `$filter` size guard."""
-    if isinstance(node, Compare | BoolOp):
-        return 1 + count_nodes(node.left) + count_nodes(node.right)
-    if isinstance(node, Not):
-        return 1 + count_nodes(node.operand)
-    if isinstance(node, In):
-        return 1 + count_nodes(node.operand) + len(node.values)
-    if isinstance(node, Call):
-        return 1 + sum(count_nodes(arg) for arg in node.args)
-    return 1
+    match node:
+        case Compare() | BoolOp():
+            return 1 + count_nodes(node.left) + count_nodes(node.right)
+        case Not():
+            return 1 + count_nodes(node.operand)
+        case In():
+            return 1 + count_nodes(node.operand) + len(node.values)
+        case Call():
+            return 1 + sum(count_nodes(arg) for arg in node.args)
+        case Property() | Literal():
+            return 1
+        case _:
+            assert_never(node)

@@ -7,7 +7,7 @@ property spelled as the metadata spells it, so later steps can look columns up d
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal as TypingLiteral
+from typing import Literal as TypingLiteral, assert_never
 
 from redhorn.errors import ODataError
 from redhorn.metadata import Column, Table
@@ -68,46 +68,63 @@ def _compatible(left: ValueType, right: ValueType) -> bool:
 
 
 def _bind(node: Expression, table: Table) -> tuple[Expression, ValueType]:
-    if isinstance(node, Property):
-        column = table.column(node.name)
-        if column is None:
-            raise _error(f"Unknown property {node.name!r} of {table.resource!r}", node)
-        return Property(column.name, node.position), column_value_type(column)
-    if isinstance(node, Literal):
-        return node, _literal_type(node.value)
-    if isinstance(node, Compare):
-        left, left_type = _bind(node.left, table)
-        right, right_type = _bind(node.right, table)
-        if left_type == "null" and right_type == "null":
-            raise _error("Cannot compare null with null", node)
-        if not _compatible(left_type, right_type):
-            raise _error(f"Cannot compare a {left_type} with a {right_type} using {node.operator!r}", node)
-        if node.operator not in ("eq", "ne") and "null" in (left_type, right_type):
-            raise _error(f"Only 'eq' and 'ne' can compare with null, not {node.operator!r}", node)
-        if node.operator not in ("eq", "ne") and "boolean" in (left_type, right_type):
-            raise _error(f"Booleans can only be compared with 'eq' or 'ne', not {node.operator!r}", node)
-        return Compare(node.operator, left, right, node.position), "boolean"
-    if isinstance(node, In):
-        operand, operand_type = _bind(node.operand, table)
-        if isinstance(operand, Literal):
-            raise _error("The left side of 'in' must be a property or a function", node)
-        for value in node.values:
-            if not _compatible(operand_type, _literal_type(value.value)):
-                raise _error(f"Cannot compare a {operand_type} with {value.value!r} in 'in'", value)
-        return In(operand, node.values, node.position), "boolean"
-    if isinstance(node, BoolOp):
-        left, left_type = _bind(node.left, table)
-        right, right_type = _bind(node.right, table)
-        for side, side_type in ((node.left, left_type), (node.right, right_type)):
-            if side_type != "boolean":
-                raise _error(f"Both sides of {node.operator!r} must be conditions", side)
-        return BoolOp(node.operator, left, right, node.position), "boolean"
-    if isinstance(node, Not):
-        operand, operand_type = _bind(node.operand, table)
-        if operand_type != "boolean":
-            raise _error("'not' must be followed by a condition", node)
-        return Not(operand, node.position), "boolean"
-    return _bind_call(node, table)
+    """`node` with canonical property names, and the type of value it yields."""
+    match node:
+        case Property():
+            column = table.column(node.name)
+            if column is None:
+                raise _error(f"Unknown property {node.name!r} of {table.resource!r}", node)
+            return Property(column.name, node.position), column_value_type(column)
+        case Literal():
+            return node, _literal_type(node.value)
+        case Compare():
+            return _bind_compare(node, table)
+        case In():
+            return _bind_in(node, table)
+        case BoolOp():
+            return _bind_bool_op(node, table)
+        case Not():
+            operand, operand_type = _bind(node.operand, table)
+            if operand_type != "boolean":
+                raise _error("'not' must be followed by a condition", node)
+            return Not(operand, node.position), "boolean"
+        case Call():
+            return _bind_call(node, table)
+        case _:
+            assert_never(node)
+
+
+def _bind_compare(node: Compare, table: Table) -> tuple[Expression, ValueType]:
+    left, left_type = _bind(node.left, table)
+    right, right_type = _bind(node.right, table)
+    if left_type == "null" and right_type == "null":
+        raise _error("Cannot compare null with null", node)
+    if not _compatible(left_type, right_type):
+        raise _error(f"Cannot compare a {left_type} with a {right_type} using {node.operator!r}", node)
+    if node.operator not in ("eq", "ne") and "null" in (left_type, right_type):
+        raise _error(f"Only 'eq' and 'ne' can compare with null, not {node.operator!r}", node)
+    if node.operator not in ("eq", "ne") and "boolean" in (left_type, right_type):
+        raise _error(f"Booleans can only be compared with 'eq' or 'ne', not {node.operator!r}", node)
+    return Compare(node.operator, left, right, node.position), "boolean"
+
+
+def _bind_in(node: In, table: Table) -> tuple[Expression, ValueType]:
+    operand, operand_type = _bind(node.operand, table)
+    if isinstance(operand, Literal):
+        raise _error("The left side of 'in' must be a property or a function", node)
+    for value in node.values:
+        if not _compatible(operand_type, _literal_type(value.value)):
+            raise _error(f"Cannot compare a {operand_type} with {value.value!r} in 'in'", value)
+    return In(operand, node.values, node.position), "boolean"
+
+
+def _bind_bool_op(node: BoolOp, table: Table) -> tuple[Expression, ValueType]:
+    left, left_type = _bind(node.left, table)
+    right, right_type = _bind(node.right, table)
+    for side, side_type in ((node.left, left_type), (node.right, right_type)):
+        if side_type != "boolean":
+            raise _error(f"Both sides of {node.operator!r} must be conditions", side)
+    return BoolOp(node.operator, left, right, node.position), "boolean"
 
 
 def _bind_call(node: Call, table: Table) -> tuple[Expression, ValueType]:

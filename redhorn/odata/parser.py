@@ -39,7 +39,14 @@ FUNCTIONS: dict[str, int] = {
 }
 COMPARE_OPERATORS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 MAX_INTEGER = 2**63 - 1
+# The digits of the largest integer: a longer count is refused before Python converts it.
+MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
+# Number literals of magnitude past 1E38, or below 1E-38, are refused: 38 digits is the precision of
+# SQL Server's decimal.
+MAX_DECIMAL_EXPONENT = 38
 MAX_SKIP = 2**31 - 1
+# A longer `$skiptoken` is refused before its signature is checked.
+MAX_SKIPTOKEN_LENGTH = 4096
 MAX_DEPTH = 40
 # Function calls nest far less in real filters (`tolower(trim(Name))`) and cost a database's parser
 # more: 30 nested trim() overflowed SQLite's parser stack. Below what either dialect accepts.
@@ -120,8 +127,8 @@ def _parse_count_option(option: str, value: str, maximum: int) -> int:
     text = value.strip()
     if not re.fullmatch(r"\d+", text):
         raise ODataError(f"{option} must be a non-negative integer, not {value!r}", target=option)
-    number = int(text[:20])
-    if len(text) > 19 or number > maximum:
+    number = int(text[: MAX_INTEGER_DIGITS + 1])
+    if len(text) > MAX_INTEGER_DIGITS or number > maximum:
         raise ODataError(f"{option} must be at most {maximum}, not {value!r}", target=option)
     return number
 
@@ -134,7 +141,7 @@ def _parse_bool(option: str, value: str) -> bool:
 
 
 def _parse_skiptoken(value: str) -> str:
-    if not value or len(value) > 4096:
+    if not value or len(value) > MAX_SKIPTOKEN_LENGTH:
         raise ODataError("$skiptoken is empty or too long", target="$skiptoken")
     return value
 
@@ -402,6 +409,6 @@ def _number(token: _Token, parser: _FilterParser) -> int | Decimal:
         number = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the token pattern admits only valid numbers
         raise parser.error(f"Invalid number {text!r}", token) from None
-    if not number.is_finite() or abs(number.adjusted()) > 38:
+    if not number.is_finite() or abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
         raise parser.error(f"Number literal {text} is out of range", token)
     return number

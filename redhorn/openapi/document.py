@@ -2,9 +2,14 @@
 
 Every resource of the company (and of `vbsys` and `Catalog`) gets its list, by-key and `$count`
 operations, a schema of its properties (types, formats, nullability, lengths, the key, Visma's
-column numbers) and a page schema for the OData envelope. Each resource is its own tag, and the
-UI filters tags, so 350 resources stay navigable. The error body and the token answer come from
-the msgspec Structs the code uses, so the document cannot drift from them.
+column numbers and value domains) and a page schema for the OData envelope. Each resource is its
+own tag, and the UI filters tags, so 350 resources stay navigable. Every fixed body (the envelopes,
+the resource listing, `/health`, the error body, the token answer) has the schema msgspec makes of
+the Struct that writes it (`redhorn.openapi.schemas`), so the document cannot drift from them.
+
+A 320-table company has some 130,000 columns, each in a row and a write schema; its document must
+build in well under a second, so the resources' schemas go into the document as built, not
+through apispec's deep copy (`_Builder.schema`), and each column's schema is made once for both.
 
 A company's Data Model Extensions make its document differ from another's; the document is built
 per company on first use and kept until the metadata changes (see `redhorn.endpoints.docs`).
@@ -13,16 +18,18 @@ per company on first use and kept until the metadata changes (see `redhorn.endpo
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 from apispec import APISpec
 
 from redhorn.auth.backends import TOKEN_PATH
-from redhorn.auth.endpoint import TokenResponse
+from redhorn.auth.endpoint import OAuthErrorBody, TokenResponse
+from redhorn.encoding import HealthReport, ResourceList
 from redhorn.errors import ApiError, ErrorBody, error_classes
 from redhorn.metadata import Column, Database, Metadata, Table
-from redhorn.writers.model import Message
+from redhorn.openapi.schemas import fixed_components, page_schema, ref, written_schema
 from redhorn.writers.rules import LINE_TABLES, plural_name
 
 OPENAPI_VERSION = "3.1.0"
@@ -101,7 +108,18 @@ def with_article(name: str) -> str:
     return f"{'an' if vowel else 'a'} {name}"
 
 
+_NUMERIC_KINDS = ("integer", "decimal", "float")
+
+
 def _column_schema(column: Column) -> dict[str, Any]:
+    """A property's schema as rows show it: JSON type and format, what Visma stores, its column number.
+
+    A column with a value domain names it in the description and lists its members in
+    `x-visma-values` (name -> value). Rows are not restricted to the members (no `enum` here): Visma's
+    data holds values outside its domains (the demo's orders all have OrderType 0, "not set", which
+    OrderType does not list), and a generated client would refuse to read such a row. What a client
+    may write is restricted, in `_write_property`.
+    """
     schema: dict[str, Any]
     if column.kind == "integer":
         wide = column.sql_type.lower() in ("bigint", "integer")
@@ -128,7 +146,11 @@ def _column_schema(column: Column) -> dict[str, Any]:
     elif column.domain == "time":
         notes.append("a time as hhmm")
     elif column.domain == "flags":
-        notes.append("a bit field")
+        notes.append("a bit field" + (f" of {column.value_domain} values" if column.value_domain else ""))
+    if column.values:
+        schema["x-visma-values"] = dict(column.values)
+        if column.value_domain and column.domain != "flags":
+            notes.append(f"{with_article(column.value_domain)} value, named in x-visma-values")
     if column.sql_name != column.name:
         notes.append(f"SQL column {column.sql_name}")
     if not column.known:
@@ -143,10 +165,11 @@ def _column_schema(column: Column) -> dict[str, Any]:
     return schema
 
 
-def _row_schema(table: Table) -> dict[str, Any]:
+def _row_schema(table: Table, properties: dict[str, Any]) -> dict[str, Any]:
+    """A row of `table`, whose columns' schemas are `properties`."""
     schema: dict[str, Any] = {
         "type": "object",
-        "properties": {column.name: _column_schema(column) for column in table.columns},
+        "properties": properties,
         "x-key": [column.name for column in table.key],
     }
     if table.number is not None:
@@ -156,22 +179,6 @@ def _row_schema(table: Table) -> dict[str, Any]:
         description += "; not in Visma's dictionary: an extension or customer table"
     schema["description"] = description
     return schema
-
-
-def _page_schema(row_ref: str) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": ["value"],
-        "properties": {
-            "@odata.count": {"type": "integer", "format": "int64", "description": "With `$count=true`"},
-            "value": {"type": "array", "items": {"$ref": row_ref}},
-            "@odata.nextLink": {
-                "type": "string",
-                "format": "uri",
-                "description": "Absolute URL of the next page; absent on the last page",
-            },
-        },
-    }
 
 
 def _error_classes(*, writes: bool) -> dict[str, list[type[ApiError]]]:
@@ -196,10 +203,24 @@ def _error_summary(error: type[ApiError]) -> str:
     return f"{error.code}: {_STATUS_NOTE.sub('', first).strip().rstrip('.')}"
 
 
-def _write_schema(table: Table, lines: tuple[str, str] | None) -> dict[str, Any]:
-    """A row as a write body: any of its properties, assigned in the order given."""
+def _enumerated(column: Column) -> bool:
+    """Whether a value of `column` is one of its domain's members: not so for a bit field's sums."""
+    return bool(column.values) and column.domain != "flags" and column.kind in _NUMERIC_KINDS
+
+
+def _write_property(column: Column, schema: dict[str, Any]) -> dict[str, Any]:
+    """`schema`, the property's as rows show it, with `enum` of its domain's members when it has one:
+    a client writes a member (and tools such as Swagger UI offer them), though rows may hold others."""
+    if not _enumerated(column):
+        return schema
+    return {**schema, "enum": [value for _, value in column.values] + ([None] if column.nullable else [])}
+
+
+def _write_schema(table: Table, columns: dict[str, Any], lines: tuple[str, str] | None) -> dict[str, Any]:
+    """A row as a write body: any of its properties (their schemas as rows show them, `columns`),
+    assigned in the order given."""
     numbered = [column for column in table.key if column.kind == "integer"]
-    properties: dict[str, Any] = {column.name: _column_schema(column) for column in table.columns}
+    properties = {column.name: _write_property(column, columns[column.name]) for column in table.columns}
     if lines is not None:
         name, ref = lines
         properties[name] = {"type": "array", "items": {"$ref": ref}, "description": "Lines created with the row"}
@@ -227,19 +248,10 @@ _EXAMPLES: dict[str, Any] = {
 
 
 def _example_value(column: Column) -> Any:
+    """A value Swagger UI's default body may hold: the first member of a value domain, else a zero."""
+    if _enumerated(column):
+        return column.values[0][1]  # within the property's enum
     return _EXAMPLES[column.kind]
-
-
-def _written_schema(row_ref: str, many: bool = False) -> dict[str, Any]:
-    value = {"type": "array", "items": {"$ref": row_ref}} if many else {"$ref": row_ref}
-    return {
-        "type": "object",
-        "required": ["value", "messages"],
-        "properties": {
-            "value": value,
-            "messages": {"type": "array", "items": {"$ref": "#/components/schemas/Message"}},
-        },
-    }
 
 
 def _key_parameters(table: Table) -> list[dict[str, Any]]:
@@ -287,23 +299,51 @@ def _standard_only(metadata: Metadata) -> Metadata:
 
 
 class _Builder:
+    """Adds databases' resources to `spec`, naming their schemas apart from the fixed ones and each other."""
+
     def __init__(self, spec: APISpec) -> None:
         self.spec = spec
-        self.used: set[str] = set()
+        self.used: set[str] = set(spec.components.schemas)  # a table named like a fixed body is renamed
+        self.read_errors = _errors()
+        self.write_errors = _errors(writes=True)
+        # Parameters every resource shares are written once and referred to: with hundreds of
+        # resources, inline copies made most of the document's bytes.
+        self.query_options = [self.parameter({**option, "in": "query"}) for option in QUERY_OPTIONS]
+        self.prefer = self.parameter(PREFER)
+        self.number_series = self.parameter(NUMBER_SERIES)
+        self.idempotency_key = self.parameter(IDEMPOTENCY_KEY)
+        self.if_match = self.parameter(IF_MATCH)
+
+    def parameter(self, parameter: dict[str, Any]) -> str:
+        """`parameter` added once under components; apispec takes its name as a reference to it."""
+        name: str = parameter["name"].lstrip("$").replace("-", "")
+        if name not in self.spec.components.parameters:
+            fields = {key: value for key, value in parameter.items() if key != "in"}
+            self.spec.components.parameter(name, parameter["in"], fields)
+        return name
+
+    def schema(self, name: str, schema: dict[str, Any]) -> None:
+        """Add `schema` as it is: apispec's `components.schema` deep-copies each schema it is given,
+        which for a large company took most of the build; these are built for this document alone."""
+        if name in self.spec.components.schemas:
+            raise ValueError(f"Two schemas are named {name!r}")
+        self.spec.components.schemas[name] = schema
 
     def add_database(self, database: Database, prefix: str, company_parameter: dict[str, Any] | None) -> None:
-        base_parameters = [company_parameter] if company_parameter else []
+        base_parameters: list[dict[str, Any] | str] = [self.parameter(company_parameter)] if company_parameter else []
         label = "company" if company_parameter else database.name
         for table in database.tables:
             name = _schema_name(table, self.used, database)
-            self.spec.components.schema(name, _row_schema(table))
-            self.spec.components.schema(f"{name}Page", _page_schema(f"#/components/schemas/{name}"))
+            # One schema per column, shared by the row and the write schema.
+            properties = {column.name: _column_schema(column) for column in table.columns}
+            self.schema(name, _row_schema(table, properties))
+            self.schema(f"{name}Page", page_schema(f"#/components/schemas/{name}"))
             tag = table.resource if company_parameter else f"{database.name.lower()}/{table.resource}"
             self.spec.tag({"name": tag, "description": f"{table.name} ({label})"})
             operation_base = table.resource if company_parameter else f"{database.name.lower()}_{table.resource}"
             path = f"{prefix}/{table.resource}"
             page = {"$ref": f"#/components/schemas/{name}Page"}
-            list_parameters = [*base_parameters, *[{**o, "in": "query"} for o in QUERY_OPTIONS], PREFER]
+            list_parameters = [*base_parameters, *self.query_options, self.prefer]
             self.get_operation(
                 path,
                 tag,
@@ -315,7 +355,7 @@ class _Builder:
                     "content": {"application/json": {"schema": page}},
                 },
             )
-            count_parameters = [*base_parameters, {**QUERY_OPTIONS[0], "in": "query"}]
+            count_parameters = [*base_parameters, self.query_options[0]]
             self.get_operation(
                 f"{path}/$count",
                 tag,
@@ -329,7 +369,7 @@ class _Builder:
             )
             if table.key:
                 key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
-                key_parameters = [*base_parameters, *_key_parameters(table), {**QUERY_OPTIONS[1], "in": "query"}]
+                key_parameters = [*base_parameters, *_key_parameters(table), self.query_options[1]]
                 self.get_operation(
                     key_path,
                     tag,
@@ -343,17 +383,18 @@ class _Builder:
                     },
                 )
             if company_parameter is not None and not table.is_view:
-                self.add_writes(database, table, name, tag, operation_base, path, base_parameters)
+                self.add_writes(database, table, properties, name, tag, operation_base, path, base_parameters)
 
     def add_writes(
         self,
         database: Database,
         table: Table,
+        properties: dict[str, Any],
         name: str,
         tag: str,
         operation_base: str,
         path: str,
-        base_parameters: list[dict[str, Any]],
+        base_parameters: Sequence[dict[str, Any] | str],
     ) -> None:
         """POST on the collection; PUT, PATCH and DELETE on a row."""
         lines = None
@@ -363,13 +404,13 @@ class _Builder:
                 lines = (plural_name(line), f"#/components/schemas/{_schema_name_of(line)}Write")
         write_ref = f"#/components/schemas/{name}Write"
         row_ref = f"#/components/schemas/{name}"
-        self.spec.components.schema(f"{name}Write", _write_schema(table, lines))
+        self.schema(f"{name}Write", _write_schema(table, properties, lines))
         body = {"$ref": write_ref}
         create = {
             "tags": [tag],
             "summary": f"Create {with_article(table.name)}, or an array of them (all or none)",
             "operationId": f"create_{operation_base}",
-            "parameters": [*base_parameters, NUMBER_SERIES, IDEMPOTENCY_KEY],
+            "parameters": [*base_parameters, self.number_series, self.idempotency_key],
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": {"oneOf": [body, {"type": "array", "items": body}]}}},
@@ -383,11 +424,11 @@ class _Builder:
                     },
                     "content": {
                         "application/json": {
-                            "schema": {"oneOf": [_written_schema(row_ref), _written_schema(row_ref, many=True)]}
+                            "schema": {"oneOf": [written_schema(row_ref), written_schema(row_ref, many=True)]}
                         }
                     },
                 },
-                **_errors(writes=True),
+                **self.write_errors,
             },
         }
         self.spec.path(path=path, operations={"post": create})
@@ -397,23 +438,23 @@ class _Builder:
         key_parameters = [*base_parameters, *_key_parameters(table)]
         update = {
             "tags": [tag],
-            "parameters": [*key_parameters, NUMBER_SERIES, IF_MATCH],
+            "parameters": [*key_parameters, self.number_series, self.if_match],
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {
                 "200": {
                     "description": "Changed; the row as read back",
                     "headers": ETAG_HEADER,
-                    "content": {"application/json": {"schema": _written_schema(row_ref)}},
+                    "content": {"application/json": {"schema": written_schema(row_ref)}},
                 },
-                **_errors(writes=True),
+                **self.write_errors,
             },
         }
         delete = {
             "tags": [tag],
             "summary": f"Delete {with_article(table.name)}" + (" and its lines" if lines else ""),
             "operationId": f"delete_{operation_base}",
-            "parameters": [*key_parameters, IF_MATCH],
-            "responses": {"204": {"description": "Deleted"}, **_errors(writes=True)},
+            "parameters": [*key_parameters, self.if_match],
+            "responses": {"204": {"description": "Deleted"}, **self.write_errors},
         }
         summary = f"Change the properties given of {with_article(table.name)}, in body order"
         operations = {
@@ -429,7 +470,7 @@ class _Builder:
         tag: str,
         operation_id: str,
         summary: str,
-        parameters: list[dict[str, Any]],
+        parameters: Sequence[dict[str, Any] | str],
         ok: dict[str, Any],
     ) -> None:
         """A GET operation answering `ok` (200) or one of the error responses."""
@@ -438,7 +479,7 @@ class _Builder:
             "summary": summary,
             "operationId": operation_id,
             "parameters": parameters,
-            "responses": {"200": ok, **_errors()},
+            "responses": {"200": ok, **self.read_errors},
         }
         self.spec.path(path=path, operations={"get": operation})
 
@@ -491,10 +532,11 @@ def build_openapi(
     builder.get_operation(
         "/api/{companyNo}",
         "service",
-        "list_resources",
+        # Not `list_resources`: that is the list of Visma's Resource table (`list_` + its resource name).
+        "company_resources",
         "The resources of a company: name, key and links",
-        [company_parameter],
-        {"description": "The resources", "content": {"application/json": {"schema": RESOURCES}}},
+        [builder.parameter(company_parameter)],
+        {"description": "The resources", "content": {"application/json": {"schema": ref(ResourceList)}}},
     )
     for name in (metadata.system_database, metadata.catalog_database):
         if name in metadata.databases:
@@ -521,15 +563,12 @@ def _tag_groups(tags: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _add_shared_components(spec: APISpec, metadata: Metadata, token_url: str) -> None:
-    _, components = msgspec.json.schema_components(
-        (ErrorBody, TokenResponse, Message), ref_template="#/components/schemas/{name}"
-    )
-    for name, schema in components.items():
+    for name, schema in fixed_components().items():
         spec.components.schema(name, schema)
     for status, errors in _error_classes(writes=True).items():
         response: dict[str, Any] = {
             "description": "; ".join(dict.fromkeys(_error_summary(error) for error in errors)),
-            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+            "content": {"application/json": {"schema": ref(ErrorBody)}},
         }
         if any(error.retry_after is not None for error in errors):
             response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds"}}
@@ -580,7 +619,7 @@ def _add_fixed_paths(spec: APISpec) -> None:
                 "responses": {
                     "200": {
                         "description": "The token",
-                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TokenResponse"}}},
+                        "content": {"application/json": {"schema": ref(TokenResponse)}},
                     },
                     "400": {"$ref": "#/components/responses/OAuthError"},
                     "429": {"$ref": "#/components/responses/OAuthError"},
@@ -592,15 +631,7 @@ def _add_fixed_paths(spec: APISpec) -> None:
         "OAuthError",
         {
             "description": "RFC 6749 error: invalid_request, invalid_grant or unsupported_grant_type",
-            "content": {
-                "application/json": {
-                    "schema": {
-                        "type": "object",
-                        "required": ["error"],
-                        "properties": {"error": {"type": "string"}, "error_description": {"type": "string"}},
-                    }
-                }
-            },
+            "content": {"application/json": {"schema": ref(OAuthErrorBody)}},
         },
     )
     spec.path(
@@ -614,58 +645,13 @@ def _add_fixed_paths(spec: APISpec) -> None:
                 "responses": {
                     "200": {
                         "description": "Every database answers",
-                        "content": {"application/json": {"schema": HEALTH}},
+                        "content": {"application/json": {"schema": ref(HealthReport)}},
                     },
                     "503": {
                         "description": "Some database does not",
-                        "content": {"application/json": {"schema": HEALTH}},
+                        "content": {"application/json": {"schema": ref(HealthReport)}},
                     },
                 },
             }
         },
     )
-
-
-RESOURCES: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "value": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "title": {"type": "string"},
-                    "kind": {"type": "string", "enum": ["table", "view"]},
-                    "extension": {"type": "boolean"},
-                    "key": {"type": "array", "items": {"type": "string"}},
-                    "url": {"type": "string", "format": "uri"},
-                    "count": {"type": "string", "format": "uri"},
-                },
-            },
-        }
-    },
-}
-HEALTH: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "status": {"type": "string", "enum": ["ok", "degraded"]},
-        "databases": {
-            "type": "object",
-            "additionalProperties": {"type": "string", "enum": ["ok", "unavailable", "starting"]},
-        },
-        "licence": {
-            "type": "object",
-            "properties": {
-                "status": {"type": "string", "enum": ["unlicensed", "valid", "invalid"]},
-                "id": {"type": "string"},
-                "licensee": {"type": "string"},
-                "expires": {"type": "string"},
-                "daysLeft": {"type": "number"},
-                "companies": {"oneOf": [{"type": "array", "items": {"type": "integer"}}, {"const": "all"}]},
-                "reason": {"type": "string"},
-                "lastRenewalError": {"type": "string"},
-            },
-        },
-    },
-}

@@ -1,4 +1,9 @@
-"""`$skiptoken`: where the next page starts, signed so that only this server's tokens are taken.
+"""Server-driven paging, end to end: the page size, the `$skiptoken` and the next page's token.
+
+A list request's page size is the server's maximum, or less when the client prefers
+(`Prefer: odata.maxpagesize`). One row more than the page is read, so that the last page carries
+no nextLink. The token says where the next page starts, signed so that only this server's tokens
+are taken.
 
 A token carries the last row's order-by values (the key columns always among them), how many rows
 the pull has delivered so far (so `$top` bounds a whole pull), and for tables without a key an
@@ -16,6 +21,10 @@ from typing import Any
 import msgspec
 
 from redhorn.errors import InvalidSkipToken
+from redhorn.metadata import Table
+from redhorn.middleware.limits import header_number
+from redhorn.odata.parser import QueryOptions
+from redhorn.sql.select import CountQuery, SelectQuery
 
 
 class PageToken(msgspec.Struct, frozen=True, array_like=True):
@@ -24,6 +33,17 @@ class PageToken(msgspec.Struct, frozen=True, array_like=True):
     offset: int | None = None
 
 
+class ListPlan(msgspec.Struct, frozen=True):
+    """A list request's query, its `$count` when asked, and what to do with the answer."""
+
+    query: SelectQuery
+    page_size: int
+    delivered: int
+    more_possible: bool
+    count: CountQuery | None = None
+
+
+# Not a response body: decimals as strings keep a token's seek values exact when they come back.
 _encoder = msgspec.json.Encoder(decimal_format="string")
 _decoder = msgspec.json.Decoder(PageToken)
 _MAC_BYTES = 16
@@ -71,3 +91,50 @@ def verify_page_token(key: bytes, binding: str, text: str) -> PageToken:
 def query_binding(*parts: object) -> str:
     """The text a token is bound to: the parts that define one paged query, joined unambiguously."""
     return "\x1f".join(str(part) for part in parts)
+
+
+def binding_of(database: str, table: Table, options: QueryOptions, user: str) -> str:
+    """The query a token belongs to: company, resource, `$filter`, `$orderBy`, `$select`, `$top`, `$count`, user."""
+    select = ",".join(name.lower() for name in options.select) if options.select else "*"
+    return query_binding(
+        database, table.resource, options.filter_text, options.order_by_text, select, options.top, options.count, user
+    )
+
+
+def page_size_of(prefer: str | None, maximum: int) -> tuple[int, str | None]:
+    """The page size, and the `Preference-Applied` to answer: `odata.maxpagesize=N` when it is below the maximum.
+
+    A value that is not plain ASCII digits (`²` passes `str.isdigit`), or is longer than any page
+    could be, is not a preference redhorn can honour and is ignored, as RFC 7240 asks.
+    """
+    if prefer:
+        for preference in prefer.split(","):
+            name, _, value = preference.strip().partition("=")
+            requested = header_number(value, 9) if name.strip().lower() == "odata.maxpagesize" else None
+            if requested is not None:
+                size = min(max(requested, 1), maximum)
+                return size, f"odata.maxpagesize={size}"
+    return maximum, None
+
+
+def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
+    """The token for the page after `rows` (the page just served, already cut to the page size)."""
+    query = plan.query
+    delivered = plan.delivered + len(rows)
+    if query.table.key:
+        last = rows[-1]
+        first = 1 if query.json_rows else 0
+        index = {column.sql_name: first + i for i, column in enumerate(query.columns)}
+        values = tuple(last[index[entry.column.sql_name]] for entry in query.order)
+        return PageToken(values, delivered)
+    return PageToken((), delivered, query.offset + len(rows))
+
+
+def cut_page(
+    plan: ListPlan, rows: list[tuple[Any, ...]], key: bytes, binding: str
+) -> tuple[list[tuple[Any, ...]], str | None]:
+    """The page's rows, and the signed token of the page after them when there is one."""
+    if not plan.more_possible or len(rows) <= plan.page_size:
+        return rows, None
+    page = rows[: plan.page_size]
+    return page, sign_page_token(key, binding, next_page_token(plan, page))

@@ -11,23 +11,13 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import msgspec
-
 from redhorn.errors import InvalidKey, InvalidQuery, InvalidSkipToken
 from redhorn.metadata import Column, Table
+from redhorn.odata.ast import BoolOp, Compare, Expression, Literal, Property
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
-from redhorn.query.paging import PageToken
-from redhorn.sql.select import OrderColumn, SelectQuery
-
-
-class ListPlan(msgspec.Struct, frozen=True):
-    """A list request's query and what to do with its answer."""
-
-    query: SelectQuery
-    page_size: int
-    delivered: int
-    more_possible: bool
+from redhorn.query.paging import ListPlan, PageToken
+from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 
 
 def select_columns(table: Table, select: tuple[str, ...] | None) -> tuple[Column, ...]:
@@ -111,20 +101,8 @@ def plan_list(
         offset=offset,
         seek=seek,
     )
-    return ListPlan(query, take, delivered, more_possible)
-
-
-def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
-    """The token for the page after `rows` (the page just served, already cut to the page size)."""
-    query = plan.query
-    delivered = plan.delivered + len(rows)
-    if query.table.key:
-        last = rows[-1]
-        first = 1 if query.json_rows else 0
-        index = {column.sql_name: first + i for i, column in enumerate(query.columns)}
-        values = tuple(last[index[entry.column.sql_name]] for entry in query.order)
-        return PageToken(values, delivered)
-    return PageToken((), delivered, query.offset + len(rows))
+    count = CountQuery(table, where) if options.count else None
+    return ListPlan(query, take, delivered, more_possible, count)
 
 
 def _seek_values(order: tuple[OrderColumn, ...], token: PageToken) -> tuple[Any, ...]:
@@ -142,6 +120,15 @@ def _coerce(column: Column, value: Any) -> Any:
     return value
 
 
+def plan_count(table: Table, options: QueryOptions) -> CountQuery:
+    """`/$count`: the rows `$filter` keeps, counted by the database.
+
+    Raises:
+        InvalidQuery: a filter that does not fit the table.
+    """
+    return CountQuery(table, bind_filter(options.filter, table) if options.filter is not None else None)
+
+
 def plan_get(
     table: Table, key_segments: list[str], select: tuple[str, ...] | None, *, json_rows: bool = False
 ) -> SelectQuery:
@@ -149,6 +136,15 @@ def plan_get(
 
     Raises:
         InvalidKey: the number of segments or a value does not fit the key.
+    """
+    return plan_key(table, parse_key(table, key_segments), select, json_rows=json_rows)
+
+
+def parse_key(table: Table, key_segments: list[str]) -> tuple[Any, ...]:
+    """The key values that path segments give, each as its column's type.
+
+    Raises:
+        InvalidKey: the table has no key, or the number of segments or a value does not fit it.
     """
     if not table.key:
         raise InvalidKey(f"{table.resource!r} has no primary key; rows cannot be read one by one")
@@ -158,11 +154,36 @@ def plan_get(
             f"{table.resource!r} is keyed by {len(table.key)} value(s): /{table.resource}/{names}; "
             f"got {len(key_segments)}"
         )
-    values = tuple(parse_key_value(column, segment) for column, segment in zip(table.key, key_segments, strict=True))
+    return tuple(parse_key_value(column, segment) for column, segment in zip(table.key, key_segments, strict=True))
+
+
+def plan_key(
+    table: Table, values: tuple[Any, ...], select: tuple[str, ...] | None, *, json_rows: bool = False
+) -> SelectQuery:
+    """The query for one row by its key values, already typed (a write's read-back holds them so)."""
     output = select_columns(table, select)
     if json_rows and can_render_json(output):
         return SelectQuery(table=table, columns=(), output=output, json_rows=True, limit=1, key_values=values)
     return SelectQuery(table=table, columns=output, output=output, limit=1, key_values=values)
+
+
+def plan_key_prefix(table: Table, values: dict[str, Any], *, limit: int, json_rows: bool = False) -> SelectQuery:
+    """Every row whose leading key columns hold `values` (an order's lines), in key order.
+
+    The condition is built as the bound syntax tree a `$filter` would give, from typed values, so
+    nothing is formatted as OData text and parsed again.
+    """
+    where: Expression | None = None
+    for name, value in values.items():
+        term = Compare("eq", Property(name), Literal(value))
+        where = term if where is None else BoolOp("and", where, term)
+    output = table.columns
+    order = tuple(OrderColumn(column) for column in table.key)
+    json_rows = json_rows and can_render_json(output)
+    columns = tuple(entry.column for entry in order) if json_rows else output
+    return SelectQuery(
+        table=table, columns=columns, output=output, json_rows=json_rows, where=where, order=order, limit=limit
+    )
 
 
 def parse_key_value(column: Column, text: str) -> Any:

@@ -18,9 +18,9 @@ from collections import OrderedDict
 import msgspec
 
 from redhorn.metadata import Table
-from redhorn.odata.parser import QueryOptions
-from redhorn.query.paging import PageToken
-from redhorn.query.plan import ListPlan, plan_list
+from redhorn.odata.parser import QueryLimits, QueryOptions, parse_query_options
+from redhorn.query.paging import ListPlan, PageToken, binding_of, verify_page_token
+from redhorn.query.plan import plan_list
 from redhorn.sql.compiler import compile_count, compile_select
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
@@ -46,8 +46,41 @@ def prepare_list(
         InvalidSkipToken: a token whose values do not fit this table's order.
     """
     plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
-    count_statement = compile_count(dialect, table, plan.query.where) if options.count else None
+    count_statement = compile_count(dialect, plan.count) if plan.count is not None else None
     return PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
+
+
+def prepare_page(
+    cache: PreparedCache,
+    generation: int,
+    dialect: Dialect,
+    limits: QueryLimits,
+    token_key: bytes,
+    *,
+    database: str,
+    table: Table,
+    pairs: list[tuple[str, str]],
+    page_size: int,
+    user: str,
+) -> PreparedList:
+    """A list request's page parsed, planned and compiled, or the first page prepared before.
+
+    Raises:
+        InvalidQuery: a query option that is malformed or does not fit the table.
+        InvalidSkipToken: a token this server did not make for this very query and user.
+    """
+    key = (generation, database, table.resource, options_key(pairs), page_size)
+    prepared = cache.get(key)
+    if prepared is not None:
+        return prepared
+    options = parse_query_options(pairs, limits)
+    token: PageToken | None = None
+    if options.skiptoken is not None:
+        token = verify_page_token(token_key, binding_of(database, table, options, user), options.skiptoken)
+    prepared = prepare_list(dialect, table, options, page_size=page_size, token=token)
+    if token is None:
+        cache.put(key, prepared)
+    return prepared
 
 
 def options_key(pairs: list[tuple[str, str]]) -> str:

@@ -30,9 +30,8 @@ from pathlib import Path
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from redhorn.application import SETTINGS_ENV
 from redhorn.errors import ServerBusy, SettingsError, error_body
-from redhorn.settings import ServerSettings, load_settings
+from redhorn.settings import SETTINGS_ENV, ServerSettings, load_settings
 
 
 @functools.cache

@@ -14,6 +14,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from redhorn.errors import CertificateError
+
 
 def make_development_certificate(certificate_file: Path, key_file: Path, *, days: int = 825) -> None:
     """Write a certificate valid for 127.0.0.1, ::1 and localhost, and its key (mode 0600)."""
@@ -49,10 +51,6 @@ def make_development_certificate(certificate_file: Path, key_file: Path, *, days
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(key_bytes)
     certificate_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-
-
-class CertificateError(Exception):
-    """Why the certificate and key cannot serve TLS: one line naming the file at fault and what to do."""
 
 
 def check_certificate_pair(certificate_file: Path, key_file: Path) -> None:

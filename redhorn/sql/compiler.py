@@ -1,23 +1,34 @@
-"""Compile a `SelectQuery` into SQL text and parameters for one dialect.
+"""Compile a `SelectQuery` or a `CountQuery` into SQL text and parameters for one dialect.
 
 Identifiers come only from the metadata, through `dialect.quote_ident`; values only as parameters.
 Comparisons are written so that a NULL behaves as OData says (null eq 'x' is false, null ne 'x' is
 true) even under `not`, rather than SQL's three-valued logic leaking through.
+
+The compiler writes the same SQL for every engine and asks the dialect's hooks where engines
+differ; it never asks which dialect it holds. It walks the `$filter` tree with one `match` per
+walk, each ending in `assert_never`, so that mypy proves every node type is compiled.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, assert_never
 
-from redhorn.metadata import Column, Table
-from redhorn.odata.ast import BoolOp, Call, Compare, Expression, In, Literal, Not, Property
+from redhorn.metadata import Table
+from redhorn.odata.ast import BoolOp, Call, Compare, CompareOperator, Expression, In, Literal, Not, Property
 from redhorn.sql.dialect import Dialect
-from redhorn.sql.select import OrderColumn, SelectQuery
+from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 from redhorn.sql.statement import Statement
 
-COMPARISONS: dict[str, str] = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+COMPARISONS: dict[CompareOperator, str] = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 # The operator that swaps sides: `5 lt A` is `A gt 5`.
-MIRRORED: dict[str, str] = {"eq": "eq", "ne": "ne", "gt": "lt", "ge": "le", "lt": "gt", "le": "ge"}
+MIRRORED: dict[CompareOperator, CompareOperator] = {
+    "eq": "eq",
+    "ne": "ne",
+    "gt": "lt",
+    "ge": "le",
+    "lt": "gt",
+    "le": "ge",
+}
 TRANSFORMS: dict[str, str] = {"tolower": "LOWER", "toupper": "UPPER", "trim": "TRIM"}
 
 
@@ -56,12 +67,12 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
     return Statement(sql + paging, tuple(dialect.adapt_parameter(value) for value in params))
 
 
-def compile_count(dialect: Dialect, table: Table, where: Expression | None) -> Statement:
-    """The count of all rows that `where` selects (the whole set, not a page)."""
+def compile_count(dialect: Dialect, query: CountQuery) -> Statement:
+    """The count of all rows that `query.where` selects (the whole set, not a page)."""
     params: list[Any] = []
-    source = dialect.table_ref(table.sql_name)
-    if where is not None:
-        source += " WHERE " + compile_condition(dialect, table, where, params)
+    source = dialect.table_ref(query.table.sql_name)
+    if query.where is not None:
+        source += " WHERE " + compile_condition(dialect, query.table, query.where, params)
     return Statement(dialect.count_sql(source), tuple(dialect.adapt_parameter(value) for value in params))
 
 
@@ -110,39 +121,50 @@ def _after(name: str, entry: OrderColumn, value: Any) -> tuple[str, list[Any]]:
 
 def compile_condition(dialect: Dialect, table: Table, node: Expression, params: list[Any]) -> str:
     """SQL for a bound `$filter` condition; values are appended to `params` in text order."""
-    if isinstance(node, BoolOp):
-        left = compile_condition(dialect, table, node.left, params)
-        right = compile_condition(dialect, table, node.right, params)
-        return f"({left} {node.operator.upper()} {right})"
-    if isinstance(node, Not):
-        return f"NOT ({compile_condition(dialect, table, node.operand, params)})"
-    if isinstance(node, Compare):
-        return _compile_compare(dialect, table, node, params)
-    if isinstance(node, In):
-        return _compile_in(dialect, table, node, params)
-    if isinstance(node, Call):
-        return _compile_predicate(dialect, table, node, params)
-    if isinstance(node, Property):
-        value = _compile_value(dialect, table, node, params)
-        return f"({value} IS NOT NULL AND {value} <> 0)" if _nullable(table, node) else f"{value} <> 0"
-    assert isinstance(node, Literal)
-    return "1 = 1" if node.value else "1 = 0"
+    match node:
+        case BoolOp():
+            left = compile_condition(dialect, table, node.left, params)
+            right = compile_condition(dialect, table, node.right, params)
+            return f"({left} {node.operator.upper()} {right})"
+        case Not():
+            return f"NOT ({compile_condition(dialect, table, node.operand, params)})"
+        case Compare():
+            return _compile_compare(dialect, table, node, params)
+        case In():
+            return _compile_in(dialect, table, node, params)
+        case Call():
+            return _compile_predicate(dialect, table, node, params)
+        case Property():
+            value = _compile_value(dialect, table, node, params)
+            return f"({value} IS NOT NULL AND {value} <> 0)" if _nullable(table, node) else f"{value} <> 0"
+        case Literal():
+            return "1 = 1" if node.value else "1 = 0"
+        case _:
+            assert_never(node)
 
 
 def _nullable(table: Table, node: Expression) -> bool:
-    """Whether `node` can be NULL: a nullable column, or a function of one."""
-    if isinstance(node, Property):
-        column = table.column(node.name)
-        return column is not None and column.nullable
-    if isinstance(node, Call):
-        return any(_nullable(table, arg) for arg in node.args)
-    return False
+    """Whether `node` can be NULL: a nullable column, or a function of one.
+
+    A literal's NULL is handled where it is compared (`IS NULL`), and conditions are never NULL:
+    the compiler writes them in two-valued logic.
+    """
+    match node:
+        case Property():
+            column = table.column(node.name)
+            return column is not None and column.nullable
+        case Call():
+            return any(_nullable(table, arg) for arg in node.args)
+        case Literal() | Compare() | In() | BoolOp() | Not():
+            return False
+        case _:
+            assert_never(node)
 
 
 def _compile_compare(dialect: Dialect, table: Table, node: Compare, params: list[Any]) -> str:
     left, right, operator = node.left, node.right, node.operator
     if isinstance(left, Literal) and not isinstance(right, Literal):
-        left, right, operator = right, left, MIRRORED[operator]  # type: ignore[assignment]
+        left, right, operator = right, left, MIRRORED[operator]
     if isinstance(right, Literal) and right.value is None:
         value = _compile_value(dialect, table, left, params)
         return f"{value} IS NULL" if operator == "eq" else f"{value} IS NOT NULL"
@@ -195,11 +217,11 @@ def _compile_predicate(dialect: Dialect, table: Table, node: Call, params: list[
         other = _compile_value(dialect, table, pattern_node, params)
         escaped = _sql_escape_like(other, escape)
         pieces = {
-            "contains": f"'%' || {escaped} || '%'",
-            "startswith": f"{escaped} || '%'",
-            "endswith": f"'%' || {escaped}",
+            "contains": ("'%'", escaped, "'%'"),
+            "startswith": (escaped, "'%'"),
+            "endswith": ("'%'", escaped),
         }[node.function]
-        condition = f"{subject} LIKE {_concat(dialect, pieces)} ESCAPE '{escape}'"
+        condition = f"{subject} LIKE {dialect.concat(pieces)} ESCAPE '{escape}'"
     return f"({subject} IS NOT NULL AND {condition})" if _nullable(table, node) else condition
 
 
@@ -208,31 +230,28 @@ def _sql_escape_like(expression: str, escape: str) -> str:
     return f"REPLACE(REPLACE(REPLACE({expression}, '{escape}', '{doubled}'), '%', '{escape}%'), '_', '{escape}_')"
 
 
-def _concat(dialect: Dialect, expression: str) -> str:
-    return expression.replace(" || ", " + ") if dialect.name == "mssql" else expression
-
-
 def _compile_value(dialect: Dialect, table: Table, node: Expression, params: list[Any]) -> str:
-    if isinstance(node, Property):
-        column = table.column(node.name)
-        assert column is not None, "bound filters name only known columns"
-        return dialect.quote_ident(column.sql_name)
-    if isinstance(node, Literal):
-        params.append(_parameter(node.value))
-        return "?"
-    if isinstance(node, Call):
-        argument = _compile_value(dialect, table, node.args[0], params)
-        if node.function == "length":
-            return dialect.string_length(argument)
-        return f"{TRANSFORMS[node.function]}({argument})"
-    return f"CASE WHEN {compile_condition(dialect, table, node, params)} THEN 1 ELSE 0 END"
+    """SQL for `node` as a value; a condition becomes 1 or 0, as neither SQLite nor T-SQL has boolean values."""
+    match node:
+        case Property():
+            column = table.column(node.name)
+            assert column is not None, "bound filters name only known columns"
+            return dialect.quote_ident(column.sql_name)
+        case Literal():
+            params.append(_parameter(node.value))
+            return "?"
+        case Call():
+            argument = _compile_value(dialect, table, node.args[0], params)
+            if node.function == "length":
+                return dialect.string_length(argument)
+            return f"{TRANSFORMS[node.function]}({argument})"
+        case Compare() | In() | BoolOp() | Not():
+            return f"CASE WHEN {compile_condition(dialect, table, node, params)} THEN 1 ELSE 0 END"
+        case _:
+            assert_never(node)
 
 
 def _parameter(value: Any) -> Any:
     if isinstance(value, bool):
         return int(value)
     return value
-
-
-def column_names(columns: tuple[Column, ...]) -> tuple[str, ...]:
-    return tuple(column.name for column in columns)

@@ -2,11 +2,23 @@
 
 The compiler asks the dialect only these questions; everything else it writes the same way for
 every engine. A dialect knows nothing of HTTP or OData.
+
+Every difference between engines is a method or flag here, overridden in `sqlite.py` and
+`mssql.py`: no caller asks which dialect it holds (`dialect.name == ...`), and none rewrites
+SQL a dialect rendered. A new engine is then one subclass, and a difference cannot be missed in
+one caller while handled in another.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
+
+from redhorn.sql.statement import Statement
+
+# Distinct select lists remembered per dialect before the memory is cleared: far more than the
+# (table, $select) pairs a deployment serves, so the bound is only against a client that varies them.
+SELECT_LIST_CACHE_SIZE = 10_000
 
 
 class Dialect:
@@ -18,8 +30,6 @@ class Dialect:
     quote_end: ClassVar[str] = '"'
     # Which character escapes % and _ in a LIKE pattern?
     like_escape: ClassVar[str] = "\\"
-    # What does a parameter placeholder look like?
-    placeholder: ClassVar[str] = "?"
     # Does paging need an ORDER BY to be present (T-SQL OFFSET/FETCH does)?
     paging_needs_order_by: ClassVar[bool] = False
     # Which statement proves that a database can be read, not only connected to?
@@ -38,7 +48,7 @@ class Dialect:
         """The select list for (SQL name, kind) pairs; remembered, as the same lists come again and again."""
         text = self._select_lists.get(columns)
         if text is None:
-            if len(self._select_lists) > 10_000:
+            if len(self._select_lists) > SELECT_LIST_CACHE_SIZE:
                 self._select_lists.clear()
             text = self._select_lists[columns] = ", ".join(self.select_column(name, kind) for name, kind in columns)
         return text
@@ -77,8 +87,25 @@ class Dialect:
         esc = self.like_escape
         return text.replace(esc, esc + esc).replace("%", esc + "%").replace("_", esc + "_")
 
+    def concat(self, parts: Sequence[str]) -> str:
+        """The string concatenation of SQL expressions `parts` (ANSI's `||`)."""
+        return " || ".join(parts)
+
     def string_length(self, expression: str) -> str:
+        """The length in characters of a string expression."""
         return f"LENGTH({expression})"
 
     def count_sql(self, from_where: str) -> str:
+        """`SELECT COUNT(*) FROM` the table and condition given as `from_where`."""
         return f"SELECT COUNT(*) FROM {from_where}"
+
+    def catalog_statements(self) -> tuple[Statement, Statement]:
+        """The catalog query and the schema-version query of a database, in this order.
+
+        The catalog query yields, for every column of every table and view, one row of nine
+        values: table, is view, column, type name, maximum length (in characters), precision,
+        scale, nullable, position in the primary key (0 outside it). The schema-version query
+        yields one row of one value that changes whenever a table or column is added, altered
+        or dropped. The ANSI dialect has no catalog of its own to read.
+        """
+        raise NotImplementedError

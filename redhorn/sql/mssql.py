@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from redhorn.sql.dialect import Dialect
+from redhorn.sql.statement import Statement
+
+# Tables and views of dbo, their columns, types and primary-key positions, in one statement.
+# Columns: table, is_view, column, type, max_length (characters), precision, scale, nullable, key ordinal.
+CATALOG = Statement(
+    "SELECT o.name, o.is_view, c.name, t.name, "
+    "CASE WHEN t.name IN ('nchar', 'nvarchar') AND c.max_length > 0 THEN c.max_length / 2 ELSE c.max_length END, "
+    "c.precision, c.scale, c.is_nullable, COALESCE(ic.key_ordinal, 0) "
+    "FROM (SELECT object_id, name, schema_id, 0 AS is_view FROM sys.tables WHERE is_ms_shipped = 0 "
+    "UNION ALL SELECT object_id, name, schema_id, 1 AS is_view FROM sys.views WHERE is_ms_shipped = 0) AS o "
+    "JOIN sys.columns AS c ON c.object_id = o.object_id "
+    "JOIN sys.types AS t ON t.user_type_id = c.user_type_id "
+    "LEFT JOIN sys.indexes AS i ON i.object_id = o.object_id AND i.is_primary_key = 1 "
+    "LEFT JOIN sys.index_columns AS ic "
+    "ON ic.object_id = i.object_id AND ic.index_id = i.index_id AND ic.column_id = c.column_id "
+    "WHERE SCHEMA_NAME(o.schema_id) = 'dbo' "
+    "ORDER BY o.name, c.column_id"
+)
+# The latest change to any table or view, as ISO 8601 text.
+SCHEMA_VERSION = Statement(
+    "SELECT CONVERT(varchar(33), MAX(modify_date), 126) FROM sys.objects WHERE type IN ('U', 'V')"
+)
 
 
 class MssqlDialect(Dialect):
@@ -32,6 +55,10 @@ class MssqlDialect(Dialect):
             return " OFFSET ? ROWS", [offset]
         return " OFFSET ? ROWS FETCH NEXT ? ROWS ONLY", [offset, limit]
 
+    def concat(self, parts: Sequence[str]) -> str:
+        # T-SQL's `+` (CONCAT would turn a NULL into '', where `+` keeps NULL as `||` does).
+        return " + ".join(parts)
+
     def string_length(self, expression: str) -> str:
         # LEN ignores trailing blanks; DATALENGTH counts bytes. LEN(x + 'x') - 1 counts characters.
         return f"(LEN({expression} + N'x') - 1)"
@@ -39,3 +66,6 @@ class MssqlDialect(Dialect):
     def count_sql(self, from_where: str) -> str:
         # COUNT_BIG: tables past 2^31 rows exist in large installations.
         return f"SELECT COUNT_BIG(*) FROM {from_where}"
+
+    def catalog_statements(self) -> tuple[Statement, Statement]:
+        return CATALOG, SCHEMA_VERSION

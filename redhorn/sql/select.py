@@ -1,4 +1,4 @@
-"""What the compiler takes: a SELECT over one table, described as data, free of OData and HTTP.
+"""What the compiler takes: a SELECT or a count over one table, described as data, free of OData and HTTP.
 
 The query layer plans it from a request's options (or from key values a write holds); a dialect
 compiles it. Expressions are the bound OData syntax tree's nodes, the one vocabulary both share.
@@ -38,3 +38,14 @@ class SelectQuery(msgspec.Struct, frozen=True):
     offset: int = 0
     seek: tuple[Any, ...] | None = None
     key_values: tuple[Any, ...] | None = None
+
+
+class CountQuery(msgspec.Struct, frozen=True):
+    """`$count`: how many rows of `table` the condition `where` selects (all of them, not a page).
+
+    Planned like a `SelectQuery`, so that the count and the list of one request are built from
+    the same bound condition and the compiler takes no loose arguments.
+    """
+
+    table: Table
+    where: Expression | None = None

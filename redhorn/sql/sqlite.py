@@ -7,9 +7,25 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from redhorn.sql.dialect import Dialect
+from redhorn.sql.statement import Statement
 
 # SQLite functions take at most 127 arguments: json_object gets 63 name/value pairs at most.
 _PAIRS_PER_OBJECT = 60
+# Distinct column lists whose JSON expression is remembered; as for `SELECT_LIST_CACHE_SIZE`,
+# only a client varying `$select` without end comes near it.
+JSON_OBJECT_CACHE_SIZE = 4096
+
+# Every table and view with its columns, in one statement.
+# Columns: table, is_view, column, type, max_length, precision, scale (NULL: the declared type
+# says them), nullable, key ordinal.
+CATALOG = Statement(
+    "SELECT m.name, m.type = 'view', p.name, p.type, NULL, NULL, NULL, p.\"notnull\" = 0, p.pk "
+    "FROM sqlite_master AS m JOIN pragma_table_info(m.name) AS p "
+    "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+    "ORDER BY m.name, p.cid"
+)
+# Incremented by SQLite on every change to the schema.
+SCHEMA_VERSION = Statement("SELECT schema_version FROM pragma_schema_version")
 
 
 class SqliteDialect(Dialect):
@@ -28,11 +44,14 @@ class SqliteDialect(Dialect):
         # sqlite3 takes no Decimal; SQLite keeps decimal columns as REAL, so compare as doubles.
         return float(value) if isinstance(value, Decimal) else value
 
+    def catalog_statements(self) -> tuple[Statement, Statement]:
+        return CATALOG, SCHEMA_VERSION
+
     def json_object(self, columns: tuple[tuple[str, str], ...]) -> tuple[str, list[Any]]:
         sql, params = self._json_object(columns)
         return sql, list(params)
 
-    @functools.lru_cache(maxsize=4096)  # noqa: B019 - dialects live as long as the process
+    @functools.lru_cache(maxsize=JSON_OBJECT_CACHE_SIZE)  # noqa: B019 - dialects live as long as the process
     def _json_object(self, columns: tuple[tuple[str, str], ...]) -> tuple[str, tuple[Any, ...]]:
         """`json_object(?, "Col", ...)`, property names as parameters, as UTF-8 bytes.
 

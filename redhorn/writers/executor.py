@@ -9,13 +9,13 @@ write (redhorn never writes Visma's tables with SQL of its own), and writes are 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Protocol
 
-from redhorn.engines.base import Engine
-from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import WritesNotConfigured
 from redhorn.metadata import Database
-from redhorn.settings import Settings
+from redhorn.settings import Settings, embedded_database_file, embedded_folder
 from redhorn.writers.embedded import EmbeddedExecutor
 from redhorn.writers.model import WriteRequest, WriteResult
 from redhorn.writers.vbs import EMBEDDED, VbsTransport
@@ -50,9 +50,12 @@ class NoWriter:
         return None
 
 
-def create_writer(settings: Settings, engine: Engine, database_of: Callable[[str], Database]) -> Writer:
+def create_writer(settings: Settings, root: Path, database_of: Callable[[str], Database]) -> Writer:
+    """The writer the settings ask for: VBS when an address is set, else the embedded engine's files, else none."""
     if settings.visma_connection.vbs_endpoint_address.strip().lower() not in EMBEDDED:
         return VbsTransport(settings)
-    if isinstance(engine, SqliteEngine):
-        return EmbeddedExecutor(engine.path_of, database_of, busy_timeout=settings.writes.busy_timeout_seconds)
+    folder = embedded_folder(settings, root)
+    if folder is not None:
+        path_of = partial(embedded_database_file, folder)
+        return EmbeddedExecutor(path_of, database_of, busy_timeout=settings.writes.busy_timeout_seconds)
     return NoWriter()

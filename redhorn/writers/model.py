@@ -149,10 +149,6 @@ class WriteResult(msgspec.Struct, frozen=True, rename="camel"):
     rows: tuple[dict[str, Any], ...] = ()
     messages: tuple[Message, ...] = ()
 
-    @property
-    def succeeded(self) -> bool:
-        return not any(message.severity == "error" for message in self.messages)
-
 
 def contract_schema() -> dict[str, Any]:
     """The JSON Schema of the request and the result: the wire contract of the VBS transport.

@@ -25,6 +25,7 @@ import httpx
 import msgspec
 
 from redhorn import errors as write_errors
+from redhorn.encoding import ENCODER
 from redhorn.errors import ApiError, CompanyNotFound, NumberSeriesExhausted, NumberSeriesMissing, RowNotFound
 from redhorn.settings import Settings
 from redhorn.writers.model import AddRows, DeleteRow, Message, WriteRequest, WriteResult
@@ -33,7 +34,7 @@ logger = logging.getLogger("redhorn.writers")
 
 EMBEDDED = ("", "embedded")
 WARNING_INTERVAL_SECONDS = 30.0
-_encoder = msgspec.json.Encoder(decimal_format="number")
+_encoder = ENCODER  # the bridge takes decimals as JSON numbers, as the process's encoder writes them
 _result_decoder = msgspec.json.Decoder(WriteResult, float_hook=Decimal)
 # The errors a bridge may name in a message's `code`, answered as redhorn answers them itself.
 KNOWN_ERRORS: dict[str, type[ApiError]] = {

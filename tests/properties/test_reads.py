@@ -24,6 +24,7 @@ from redhorn.query.plan import plan_list
 from redhorn.settings import parse_settings
 from redhorn.sql import MssqlDialect
 from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.sql.select import CountQuery
 from tests.conftest import DEMO_USER, settings_document
 from tests.properties.probe import (
     COMPANY,
@@ -159,7 +160,7 @@ def assert_mssql_parses(probe: Probe, params: dict[str, str], page_size: int) ->
     options = parse_query_options(params.items())
     dialect = MssqlDialect()
     first = plan_list(table, options, page_size=page_size, token=None)
-    statements = [compile_select(dialect, first.query), compile_count(dialect, table, first.query.where)]
+    statements = [compile_select(dialect, first.query), compile_count(dialect, CountQuery(table, first.query.where))]
     seek_values = tuple(probe.rows[0][entry.column.sql_name] for entry in first.query.order)
     later = plan_list(table, options, page_size=page_size, token=PageToken(seek_values, page_size))
     statements.append(compile_select(dialect, later.query))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlglot
 
@@ -10,8 +12,9 @@ from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions, parse_filter, parse_query_options
 from redhorn.query.paging import PageToken
 from redhorn.query.plan import plan_get, plan_list
-from redhorn.sql import MssqlDialect, SqliteDialect, Statement
+from redhorn.sql import Dialect, MssqlDialect, SqliteDialect, Statement
 from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.sql.select import CountQuery
 
 ORDERS = Table(
     "Ord",
@@ -120,10 +123,10 @@ def test_get_by_key_and_count():
     )
     assert_tsql(tsql)
     where = bind_filter(parse_filter("Name eq 'x'"), ORDERS)
-    assert compile_count(SqliteDialect(), ORDERS, where) == Statement(
+    assert compile_count(SqliteDialect(), CountQuery(ORDERS, where)) == Statement(
         'SELECT COUNT(*) FROM "Ord" WHERE "Nm" = ?', ("x",)
     )
-    count = compile_count(MssqlDialect(), ORDERS, where)
+    count = compile_count(MssqlDialect(), CountQuery(ORDERS, where))
     assert count == Statement("SELECT COUNT_BIG(*) FROM [dbo].[Ord] WHERE [Nm] = ?", ("x",))
     assert_tsql(count)
 
@@ -169,3 +172,53 @@ def test_mssql_specifics():
     assert "(LEN([Nm] + N'x') - 1) = ?" in statement.sql
     assert "'%' + REPLACE(" in statement.sql
     assert_tsql(statement)
+
+
+def test_count_of_a_table_without_a_condition_counts_every_row():
+    assert compile_count(SqliteDialect(), CountQuery(ORDERS)) == Statement('SELECT COUNT(*) FROM "Ord"')
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql"),
+    [(Dialect(), "a || b || c"), (SqliteDialect(), "a || b || c"), (MssqlDialect(), "a + b + c")],
+    ids=["ansi", "sqlite", "mssql"],
+)
+def test_concatenation_is_a_dialect_hook(dialect: Dialect, sql: str):
+    assert dialect.concat(("a", "b", "c")) == sql
+
+
+def test_a_pattern_from_a_column_is_concatenated_in_each_dialect():
+    where = bind_filter(parse_filter("contains(Name, Segment)"), ORDERS)
+    query = plan(ORDERS, QueryOptions(filter=where))
+    lite = compile_select(SqliteDialect(), query).sql
+    assert "LIKE '%' || REPLACE(" in lite and "|| '%' ESCAPE" in lite
+    tsql = compile_select(MssqlDialect(), query).sql
+    assert "LIKE '%' + REPLACE(" in tsql and "+ '%' ESCAPE" in tsql and "||" not in tsql
+
+
+def test_the_ansi_dialect_has_no_catalog():
+    with pytest.raises(NotImplementedError):
+        Dialect().catalog_statements()
+
+
+def test_sqlite_catalog_statements_read_a_database():
+    catalog, version = SqliteDialect().catalog_statements()
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE Ord (OrdNo INTEGER NOT NULL PRIMARY KEY, Nm VARCHAR(80), Am DECIMAL(28,6))")
+    connection.execute("CREATE VIEW OrdView AS SELECT OrdNo FROM Ord")
+    rows = connection.execute(catalog.sql, catalog.params).fetchall()
+    assert rows == [
+        ("Ord", 0, "OrdNo", "INTEGER", None, None, None, 0, 1),
+        ("Ord", 0, "Nm", "VARCHAR(80)", None, None, None, 1, 0),
+        ("Ord", 0, "Am", "DECIMAL(28,6)", None, None, None, 1, 0),
+        ("OrdView", 1, "OrdNo", "INTEGER", None, None, None, 1, 0),
+    ]
+    before = connection.execute(version.sql).fetchall()
+    connection.execute("ALTER TABLE Ord ADD COLUMN Seg TEXT")
+    assert connection.execute(version.sql).fetchall() != before
+    connection.close()
+
+
+def test_mssql_catalog_statements_parse_as_tsql():
+    for statement in MssqlDialect().catalog_statements():
+        assert_tsql(statement)

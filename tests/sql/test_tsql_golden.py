@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 import pytest
 import sqlglot
 
-from redhorn.catalog.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, crawl
+from redhorn.catalog.crawler import crawl
 from redhorn.catalog.dictionary import load_dictionary
 from redhorn.engines.sqlite import SqliteEngine
 from redhorn.metadata import Metadata
@@ -28,6 +28,7 @@ from redhorn.query.plan import plan_get
 from redhorn.query.prepared import prepare_list
 from redhorn.sql import MssqlDialect, Statement
 from redhorn.sql.compiler import compile_count, compile_select
+from redhorn.sql.select import CountQuery
 
 GOLDEN = Path(__file__).parent / "golden" / "tsql.sql"
 DIALECT = MssqlDialect()
@@ -91,6 +92,8 @@ LISTS: list[tuple[str, str, str, str, tuple[Any, ...] | None]] = [
     ("companies in vbsys", "vbsys", "companies", "$select=CompanyNo,Name", None),
 ]
 
+MSSQL_CATALOG, MSSQL_SCHEMA_VERSION = MssqlDialect().catalog_statements()
+
 
 @pytest.fixture(scope="module")
 async def metadata(demo_folder: Path) -> Metadata:
@@ -124,7 +127,10 @@ def statements(metadata: Metadata) -> list[tuple[str, Statement]]:
     assert orders is not None
     where = bind_filter(parse_query_options([("$filter", "startswith(Name,'A') and OrderType eq 1")]).filter, orders)  # type: ignore[arg-type]
     found.append(
-        ("orders/$count?$filter=startswith(Name,'A') and OrderType eq 1", compile_count(DIALECT, orders, where))
+        (
+            "orders/$count?$filter=startswith(Name,'A') and OrderType eq 1",
+            compile_count(DIALECT, CountQuery(orders, where)),
+        )
     )
     found.append(("catalog crawl: tables, columns, types, primary keys", MSSQL_CATALOG))
     found.append(("catalog crawl: schema version", MSSQL_SCHEMA_VERSION))

@@ -2,16 +2,29 @@
 
 `build_demo(folder, scale=1.0)` writes `vbsys.db` (companies and users), `Catalog.db`, `F9999.db`
 (5,000 associates, 20,000 products, 200,000 orders, 1,000,000 order lines at scale 1) and a small
-second company `F0001`. The schema comes from the data dictionary, stored as Visma stores data:
-dates as int yyyymmdd (0 when empty), times as int hhmm, 0 or '' rather than NULL for "not set",
-text compared case-insensitively as in SQL Server's default collation. One Data Model Extension
-(the table `ACME_DelRoute` and the column `Actor.ACME_Segment`) is added outside the dictionary.
+second company `F0001`. Data is stored as Visma stores it: dates as int yyyymmdd (0 when empty),
+times as int hhmm, 0 or '' rather than NULL for "not set", text compared case-insensitively as in
+SQL Server's default collation. One Data Model Extension (the table `ACME_DelRoute` and the column
+`Actor.ACME_Segment`) is added outside the model.
+
+The demo is the whole model: a company database holds all 320 tables of the Visma Business model
+(`metadata/visma-model.json`) with all their stored columns, in column-number order, because a real
+installation does and the API, OpenAPI and `$metadata` must be shown at that size. Where the model
+does not know a SQL name, the demo uses the **stand-in convention**: the SQL table name is the
+table's English identifier and the SQL column name the column's English identifier (`Country`,
+`Country.IsoCode`), the names the crawler gives such tables. Unknown types and keys stand in by the
+rules in `redhorn.tools.demo.schema` (types by format, value domain and identifier ending; keys by
+`PrimaryKey`, parent number and `LineNo`, the table's own number, the first `...No`).
+
+The demo's story (associates, products, orders, ledger, ...) fills ~40 of those tables; their other
+columns keep Visma's 'not set' defaults. Every other table gets a few deterministic rows
+(`redhorn.tools.demo.filler`), so every resource has something to read by key.
 
 Files are built under temporary names and renamed into place, so a reader never sees half a file.
 
-Why this module is long: one builder method per Visma table, in the order the tables depend on
-each other, sharing one random generator so the data is deterministic; read top to bottom, it is
-the demo's whole story. The word pools live in `redhorn.tools.demo.words`.
+Why this module is long: one builder method per Visma table of the story, in the order the tables
+depend on each other, sharing one random generator so the data is deterministic; read top to
+bottom, it is the demo's whole story. The word pools live in `redhorn.tools.demo.words`.
 """
 
 from __future__ import annotations
@@ -25,7 +38,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from redhorn.catalog.dictionary import DatabaseKind, Dictionary, DictionaryTable, load_dictionary
+from redhorn.catalog.model import load_model
+from redhorn.tools.demo.filler import fill_empty_tables
+from redhorn.tools.demo.schema import DemoSchema, DemoTable, create_table_statement, create_view_statement
 from redhorn.tools.demo.words import (
     ACCOUNTS,
     CURRENCIES,
@@ -61,33 +76,14 @@ SMALL_COMPANY = 1
 SEED = 9999
 
 
-def dict_sql_type(table: DictionaryTable, column_sql: str, type_text: str) -> str:
-    """The SQLite column definition for a dictionary type, with Visma's 'not set' default."""
-    lowered = type_text.lower()
-    if lowered.startswith("varchar"):
-        return f"{type_text.upper()} NOT NULL DEFAULT '' COLLATE NOCASE"
-    if lowered.startswith("decimal"):
-        return f"{type_text.upper()} NOT NULL DEFAULT 0"
-    if table.key == (column_sql,) and lowered == "int":
-        return "INTEGER NOT NULL"  # the rowid alias: the key is the table's own order
-    return f"{type_text.upper()} NOT NULL DEFAULT 0"
-
-
-def create_schema(connection: sqlite3.Connection, dictionary: Dictionary, kind: DatabaseKind) -> None:
-    """Create the tables (and the views over Actor) that the dictionary describes for `kind`."""
-    views: list[DictionaryTable] = []
-    for table in dictionary.tables(kind):
+def create_schema(connection: sqlite3.Connection, tables: Sequence[DemoTable]) -> None:
+    """Create the tables, then the views over them (see `redhorn.tools.demo.schema`)."""
+    for table in tables:
+        if table.kind == "table":
+            connection.execute(create_table_statement(table))
+    for table in tables:
         if table.kind == "view":
-            views.append(table)
-            continue
-        columns = [f'"{c.sql}" {dict_sql_type(table, c.sql, c.type)}' for c in table.columns]
-        key = ", ".join(f'"{k}"' for k in table.key)
-        single_int = len(table.key) == 1 and table.columns[0].type == "int" and table.columns[0].sql == table.key[0]
-        suffix = "" if single_int else " WITHOUT ROWID"
-        connection.execute(f'CREATE TABLE "{table.sql}" ({", ".join(columns)}, PRIMARY KEY ({key})){suffix}')
-    filters = {"CustV": '"CustNo" <> 0', "SupV": '"SupNo" <> 0', "EmpV": '"EmpNo" <> 0'}
-    for view in views:
-        connection.execute(f'CREATE VIEW "{view.sql}" AS SELECT * FROM "Actor" WHERE {filters[view.sql]}')
+            connection.execute(create_view_statement(table, tables))
 
 
 def _insert(connection: sqlite3.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
@@ -679,10 +675,33 @@ def _write_database(path: Path, fill: Any) -> None:
     temporary.replace(path)
 
 
-def build_company(path: Path, dictionary: Dictionary, *, scale: float, seed: int, today: dt.date) -> None:
+def company_references(company: _Company) -> dict[str, Sequence[int | str]]:
+    """The first numbers of the populated tables, by the identifier that refers to them, for the filler rows."""
+    return {
+        "AssociateNo": [1, 2, 3],
+        "EmployeeNo": [1, 2, 3],  # the first associates are the employees
+        "CustomerNo": [customer[0] for customer in company.customers[:3]],
+        "SupplierNo": [supplier[0] for supplier in company.suppliers[:3]],
+        "ProductNo": [product[0] for product in company.products[:3]],
+        "OrderNo": [1, 2, 3],
+        "CurrencyNo": [currency[0] for currency in CURRENCIES[:3]],
+        "AccountNo": [account[0] for account in ACCOUNTS[:3]],
+        "UnitNo": [unit[0] for unit in UNITS[:3]],
+        "WarehouseNo": [1, 2],
+        "CountryNo": [47, 46, 45],
+        "LanguageNo": [47, 46, 44],
+    }
+
+
+def build_company(path: Path, schema: DemoSchema, *, scale: float, seed: int, today: dt.date) -> None:
+    """One company database: the whole model's tables, the demo's story in ~40 of them, a few rows in the rest."""
+
     def fill(connection: sqlite3.Connection) -> None:
-        create_schema(connection, dictionary, "company")
-        _Company(connection, random.Random(seed), scale, today).build()
+        tables = schema.tables["company"]
+        create_schema(connection, tables)
+        company = _Company(connection, random.Random(seed), scale, today)
+        company.build()
+        fill_empty_tables(connection, schema.model, tables, company_references(company), today)
         for table, column, column_no, interval in DEFAULT_NUMBER_SERIES:
             set_default_interval(connection, table, column, interval, column_no=column_no)
         connection.execute('CREATE INDEX "Ord_CustNo" ON "Ord" ("CustNo")')
@@ -693,9 +712,11 @@ def build_company(path: Path, dictionary: Dictionary, *, scale: float, seed: int
     _write_database(path, fill)
 
 
-def build_system(path: Path, dictionary: Dictionary, companies: Sequence[tuple[int, str]]) -> None:
+def build_system(path: Path, schema: DemoSchema, companies: Sequence[tuple[int, str]]) -> None:
+    """The system database: the companies and the users."""
+
     def fill(connection: sqlite3.Connection) -> None:
-        create_schema(connection, dictionary, "vbsys")
+        create_schema(connection, schema.tables["vbsys"])
         _insert(
             connection,
             "Company",
@@ -712,10 +733,12 @@ def build_system(path: Path, dictionary: Dictionary, companies: Sequence[tuple[i
     _write_database(path, fill)
 
 
-def build_catalog(path: Path, dictionary: Dictionary) -> None:
+def build_catalog(path: Path, schema: DemoSchema) -> None:
+    """The Catalog database: one row per table and view of a company database, under its demo SQL name."""
+
     def fill(connection: sqlite3.Connection) -> None:
-        create_schema(connection, dictionary, "catalog")
-        rows = [(t.table_no or 10000 + i, t.name, t.sql) for i, t in enumerate(dictionary.tables("company"))]
+        create_schema(connection, schema.tables["catalog"])
+        rows = [(t.number or 10000 + i, t.identifier, t.sql) for i, t in enumerate(schema.tables["company"])]
         _insert(connection, "ModelTable", ("TableNo", "Identifier", "SqlName"), rows)
 
     _write_database(path, fill)
@@ -767,12 +790,12 @@ def build_demo(folder: Path, *, scale: float = 1.0, today: dt.date | None = None
     folder.mkdir(parents=True, exist_ok=True)
     for name in DEMO_FILES:
         release_for_rebuild(folder / name)
-    dictionary = load_dictionary()
+    schema = DemoSchema.of(load_model())
     day = today or dt.date(2026, 11, 24)
-    build_system(folder / "vbsys.db", dictionary, [(DEMO_COMPANY, "Demo Company AS"), (SMALL_COMPANY, "Småbedrift AS")])
-    build_catalog(folder / "Catalog.db", dictionary)
-    build_company(folder / "F0001.db", dictionary, scale=min(scale, 0.01), seed=SEED + 1, today=day)
-    build_company(folder / "F9999.db", dictionary, scale=scale, seed=SEED, today=day)
+    build_system(folder / "vbsys.db", schema, [(DEMO_COMPANY, "Demo Company AS"), (SMALL_COMPANY, "Småbedrift AS")])
+    build_catalog(folder / "Catalog.db", schema)
+    build_company(folder / "F0001.db", schema, scale=min(scale, 0.01), seed=SEED + 1, today=day)
+    build_company(folder / "F9999.db", schema, scale=scale, seed=SEED, today=day)
     elapsed = time.perf_counter() - started
     logger.info("Built the demo databases in %s in %.1f s", folder, elapsed)
     return elapsed

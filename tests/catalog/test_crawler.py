@@ -6,9 +6,12 @@ from pathlib import Path
 import pytest
 import sqlglot
 
-from redhorn.catalog.crawler import MSSQL_CATALOG, MSSQL_SCHEMA_VERSION, build_database, catalog_columns, crawl
+from redhorn.catalog.crawler import build_database, catalog_columns, crawl
 from redhorn.catalog.dictionary import load_dictionary
 from redhorn.engines.sqlite import SqliteEngine
+from redhorn.sql.mssql import MssqlDialect
+
+MSSQL_CATALOG, MSSQL_SCHEMA_VERSION = MssqlDialect().catalog_statements()
 
 
 @pytest.fixture(scope="module")
