@@ -379,10 +379,12 @@ def bench_crawl(work: Path) -> dict[str, Any]:
         rows = connection.execute(SqliteDialect().catalog_statements()[0].sql).fetchall()
     crawl_seconds = timed(crawl_once)
     merge_seconds = timed(lambda: build_database("F0350", "company", catalog_columns(rows), dictionary))
-    print("\nCatalog crawl of a synthetic 350-table x 40-column database (median of 7)")
-    print(f"  full crawl (connect, catalog query, merge)  {crawl_seconds * 1000:8.1f} ms   (target < 1000 ms)")
-    print(f"  merge with the dictionary alone             {merge_seconds * 1000:8.1f} ms")
-    return {"crawl_ms": crawl_seconds * 1000, "merge_ms": merge_seconds * 1000}
+    demo_seconds = timed(lambda: asyncio.run(_crawl_one(servers.ROOT / "data", "F9999")))
+    print("\nCatalog crawl (median of 7)")
+    print(f"  demo company, the whole model (320 tables)  {demo_seconds * 1000:8.1f} ms   (target < 1000 ms)")
+    print(f"  synthetic 350 x 40: connect, query, merge   {crawl_seconds * 1000:8.1f} ms   (target < 1000 ms)")
+    print(f"  synthetic 350 x 40: merge alone             {merge_seconds * 1000:8.1f} ms")
+    return {"demo_crawl_ms": demo_seconds * 1000, "crawl_ms": crawl_seconds * 1000, "merge_ms": merge_seconds * 1000}
 
 
 def bench_auth(work: Path) -> dict[str, Any]:

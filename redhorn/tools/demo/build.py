@@ -745,6 +745,10 @@ def build_catalog(path: Path, schema: DemoSchema) -> None:
 
 
 DEMO_FILES = ("vbsys.db", "Catalog.db", "F0001.db", "F9999.db")
+# Which demo the files hold: raised when the demo's tables change, so that `redhorn demo --if-missing`
+# builds again over an older demo instead of serving it. 2: the whole model, 320 tables.
+DEMO_EDITION = "2"
+EDITION_FILE = "demo-edition.txt"
 
 
 class DemoInUse(OSError):
@@ -796,10 +800,15 @@ def build_demo(folder: Path, *, scale: float = 1.0, today: dt.date | None = None
     build_catalog(folder / "Catalog.db", schema)
     build_company(folder / "F0001.db", schema, scale=min(scale, 0.01), seed=SEED + 1, today=day)
     build_company(folder / "F9999.db", schema, scale=scale, seed=SEED, today=day)
+    (folder / EDITION_FILE).write_text(DEMO_EDITION + "\n", encoding="utf-8")
     elapsed = time.perf_counter() - started
     logger.info("Built the demo databases in %s in %.1f s", folder, elapsed)
     return elapsed
 
 
 def demo_exists(folder: Path) -> bool:
+    """Whether `folder` holds this edition of the demo: every file, built by this version's builder."""
+    edition = folder / EDITION_FILE
+    if not edition.is_file() or edition.read_text(encoding="utf-8").strip() != DEMO_EDITION:
+        return False
     return all((folder / name).is_file() for name in DEMO_FILES)
