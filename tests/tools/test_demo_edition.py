@@ -13,7 +13,12 @@ def test_a_demo_without_this_editions_stamp_is_built_again(tmp_path: Path, monke
         (tmp_path / name).write_bytes(b"")
     assert not demo_exists(tmp_path)
     built: list[Path] = []
-    monkeypatch.setattr("redhorn.tools.demo.build.build_demo", lambda folder, **_: built.append(folder) or 0.0)
+
+    def build(folder: Path, **_: object) -> float:
+        built.append(folder)
+        return 0.0
+
+    monkeypatch.setattr("redhorn.tools.demo.build.build_demo", build)
     assert (
         main(["--settings", str(tmp_path / "appsettings.json"), "demo", "--folder", str(tmp_path), "--if-missing"]) == 0
     )
