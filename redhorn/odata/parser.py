@@ -1,21 +1,30 @@
 """OData v4 system query options from a query string, into `QueryOptions`.
 
-`$filter` is parsed by recursive descent (precedence: `or` < `and` < `not` < comparison) into the
-nodes of `redhorn.odata.ast`. Names of options are case-insensitive (`$orderBy` and `$orderby`);
+`$filter` is parsed by recursive descent into the nodes of `redhorn.odata.ast`, with OData's
+precedence: `or` < `and` < `not` < comparison (`eq` ... `in`) < `add` `sub` < `mul` `div` `mod` <
+unary minus < a value. Literals are OData's: strings, numbers, `true`/`false`/`null`, and
+`2026-01-01` (Edm.Date), `13:45` or `13:45:00` (Edm.TimeOfDay), `2026-01-01T10:00:00Z`
+(Edm.DateTimeOffset); an impossible date or time is refused here, with its position.
+
+Names of options are case-insensitive (`$orderBy` and `$orderby`);
 options that do not start with `$` are custom options and are left to the caller, as OData says.
 Every error is an `ODataError` naming the option and, for `$filter`, the 0-based position.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
+from typing import assert_never
 
 import msgspec
 
 from redhorn.errors import ODataError
 from redhorn.odata.ast import (
+    Arithmetic,
+    ArithmeticOperator,
     BoolOp,
     Call,
     Compare,
@@ -23,21 +32,42 @@ from redhorn.odata.ast import (
     Expression,
     In,
     Literal,
+    Negate,
     Not,
     Property,
     count_nodes,
 )
 
-FUNCTIONS: dict[str, int] = {
-    "contains": 2,
-    "startswith": 2,
-    "endswith": 2,
-    "tolower": 1,
-    "toupper": 1,
-    "length": 1,
-    "trim": 1,
+# Every `$filter` function redhorn supports, with how many arguments it takes (least, most). The
+# single list: the binder types each of them and `$metadata` declares these names as
+# Capabilities.FilterFunctions, so a function is supported exactly when it is here.
+FUNCTIONS: dict[str, tuple[int, int]] = {
+    "contains": (2, 2),
+    "startswith": (2, 2),
+    "endswith": (2, 2),
+    "tolower": (1, 1),
+    "toupper": (1, 1),
+    "length": (1, 1),
+    "trim": (1, 1),
+    "substring": (2, 3),
+    "indexof": (2, 2),
+    "concat": (2, 2),
+    "year": (1, 1),
+    "month": (1, 1),
+    "day": (1, 1),
+    "hour": (1, 1),
+    "minute": (1, 1),
+    "second": (1, 1),
+    "round": (1, 1),
+    "floor": (1, 1),
+    "ceiling": (1, 1),
+    "now": (0, 0),
 }
 COMPARE_OPERATORS: frozenset[str] = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
+# OData's arithmetic operators, in their two precedence levels (`mul` binds tighter than `add`).
+ADDITIVE_OPERATORS: frozenset[str] = frozenset({"add", "sub"})
+MULTIPLICATIVE_OPERATORS: frozenset[str] = frozenset({"mul", "div", "mod"})
+ARITHMETIC_OPERATORS: frozenset[str] = ADDITIVE_OPERATORS | MULTIPLICATIVE_OPERATORS
 MAX_INTEGER = 2**63 - 1
 # The digits of the largest integer: a longer count is refused before Python converts it.
 MAX_INTEGER_DIGITS = len(str(MAX_INTEGER))
@@ -51,6 +81,12 @@ MAX_DEPTH = 40
 # Function calls nest far less in real filters (`tolower(trim(Name))`) and cost a database's parser
 # more: 30 nested trim() overflowed SQLite's parser stack. Below what either dialect accepts.
 MAX_CALL_DEPTH = 8
+# Values nest (calls, arithmetic, unary minus) at most this deep: `a add b add c ...` nests one level
+# per operator in the SQL written for it, and SQLite's parser stack overflowed at 100 nested
+# parentheses. A long sum of 16 terms is far more than Power BI folds.
+MAX_VALUE_DEPTH = 16
+# Fractional seconds beyond microseconds are dropped: Python's `time` holds no finer.
+MICROSECOND_DIGITS = 6
 # $select and $orderby: no table has more columns than SQL Server's 1,024, nor longer names than 128.
 MAX_LIST_ITEMS = 1024
 MAX_NAME_LENGTH = 128
@@ -203,9 +239,12 @@ _TOKEN = re.compile(
     r"""
     (?P<ws>\s+)
   | (?P<string>'(?:[^']|'')*')
+  | (?P<datetime>\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:[Zz]|[+-]\d{2}:\d{2})?)(?![\w:.])
+  | (?P<date>\d{4}-\d{2}-\d{2})(?![\w:.-])
+  | (?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)(?![\w:.])
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?![A-Za-z_])
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<punct>[(),])
+  | (?P<punct>[(),-])
     """,
     re.VERBOSE,
 )
@@ -253,7 +292,38 @@ def parse_filter(text: str, limits: QueryLimits = DEFAULT_LIMITS) -> Expression:
     nodes = count_nodes(tree)
     if nodes > limits.max_filter_nodes:
         raise ODataError(f"$filter has {nodes} nodes; at most {limits.max_filter_nodes} are allowed", target="$filter")
+    _check_value_depth(tree, 0)
     return tree
+
+
+def _check_value_depth(node: Expression, depth: int) -> None:
+    """Refuse values nested deeper than `MAX_VALUE_DEPTH` (see there), naming the innermost's position."""
+    match node:
+        case Compare() | BoolOp():
+            _check_value_depth(node.left, 0)
+            _check_value_depth(node.right, 0)
+        case Not():
+            _check_value_depth(node.operand, 0)
+        case In():
+            _check_value_depth(node.operand, 0)
+        case Arithmetic() | Negate() | Call():
+            if depth >= MAX_VALUE_DEPTH:
+                raise ODataError(
+                    f"$filter nests values more than {MAX_VALUE_DEPTH} deep at position {node.position}",
+                    target="$filter",
+                    position=node.position,
+                )
+            children = (node.left, node.right) if isinstance(node, Arithmetic) else _children(node)
+            for child in children:
+                _check_value_depth(child, depth + 1)
+        case Property() | Literal():
+            pass
+        case _:
+            assert_never(node)
+
+
+def _children(node: Negate | Call) -> tuple[Expression, ...]:
+    return (node.operand,) if isinstance(node, Negate) else node.args
 
 
 class _FilterParser:
@@ -323,12 +393,12 @@ class _FilterParser:
         return self.parse_comparison()
 
     def parse_comparison(self) -> Expression:
-        left = self.parse_primary()
+        left = self.parse_additive()
         token = self.peek()
         if token.kind == "name" and token.text.lower() in COMPARE_OPERATORS:
             self.advance()
             operator: CompareOperator = token.text.lower()  # type: ignore[assignment]
-            return Compare(operator, left, self.parse_primary(), token.position)
+            return Compare(operator, left, self.parse_additive(), token.position)
         if self.is_word(token, "in"):
             self.advance()
             self.expect_punct("(")
@@ -339,6 +409,31 @@ class _FilterParser:
             self.expect_punct(")")
             return In(left, tuple(values), token.position)
         return left
+
+    def parse_additive(self) -> Expression:
+        return self.parse_arithmetic(ADDITIVE_OPERATORS, self.parse_multiplicative)
+
+    def parse_multiplicative(self) -> Expression:
+        return self.parse_arithmetic(MULTIPLICATIVE_OPERATORS, self.parse_unary)
+
+    def parse_arithmetic(self, operators: frozenset[str], operand: Callable[[], Expression]) -> Expression:
+        """A left-associative chain of `operators` between operands: `a sub b sub c` is `(a sub b) sub c`."""
+        left = operand()
+        while self.peek().kind == "name" and self.peek().text.lower() in operators:
+            token = self.advance()
+            operator: ArithmeticOperator = token.text.lower()  # type: ignore[assignment]
+            left = Arithmetic(operator, left, operand(), token.position)
+        return left
+
+    def parse_unary(self) -> Expression:
+        token = self.peek()
+        if token.kind == "punct" and token.text == "-":
+            self.advance()
+            self.nested(token)
+            operand = self.parse_unary()
+            self.depth -= 1
+            return Negate(operand, token.position)
+        return self.parse_primary()
 
     def parse_literal(self) -> Literal:
         token = self.peek()
@@ -359,6 +454,12 @@ class _FilterParser:
             return Literal(token.text[1:-1].replace("''", "'"), token.position)
         if token.kind == "number":
             return Literal(_number(token, self), token.position)
+        if token.kind == "date":
+            return Literal(_date(token, self), token.position)
+        if token.kind == "time":
+            return Literal(_time(token.text, token, self), token.position)
+        if token.kind == "datetime":
+            return Literal(_datetime(token, self), token.position)
         if token.kind == "name":
             lowered = token.text.lower()
             if lowered in ("true", "false"):
@@ -368,7 +469,7 @@ class _FilterParser:
             following = self.peek()
             if following.kind == "punct" and following.text == "(":
                 return self.parse_call(token)
-            if lowered in COMPARE_OPERATORS or lowered in ("and", "or", "not", "in"):
+            if lowered in COMPARE_OPERATORS or lowered in ARITHMETIC_OPERATORS or lowered in ("and", "or", "not", "in"):
                 raise self.error(f"Expected a value but found the operator {token.text!r}", token)
             return Property(token.text, token.position)
         if token.kind == "end":
@@ -393,8 +494,10 @@ class _FilterParser:
         self.depth -= 1
         self.call_depth -= 1
         self.expect_punct(")")
-        if len(args) != FUNCTIONS[function]:
-            raise self.error(f"{function}() takes {FUNCTIONS[function]} argument(s), got {len(args)}", name)
+        least, most = FUNCTIONS[function]
+        if not least <= len(args) <= most:
+            wanted = str(least) if least == most else f"{least} to {most}"
+            raise self.error(f"{function}() takes {wanted} argument(s), got {len(args)}", name)
         return Call(function, tuple(args), name.position)
 
 
@@ -412,3 +515,48 @@ def _number(token: _Token, parser: _FilterParser) -> int | Decimal:
     if not number.is_finite() or abs(number.adjusted()) > MAX_DECIMAL_EXPONENT:
         raise parser.error(f"Number literal {text} is out of range", token)
     return number
+
+
+_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?")
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt]([0-9:.]+)(?:([Zz])|([+-])(\d{2}):(\d{2}))?")
+HOURS_PER_DAY = 24
+MINUTES_PER_HOUR = 60
+SECONDS_PER_MINUTE = 60
+
+
+def _date(token: _Token, parser: _FilterParser) -> dt.date:
+    """An Edm.Date literal, `yyyy-mm-dd`, that exists in the calendar (not 2026-02-30)."""
+    try:
+        return dt.date.fromisoformat(token.text[:10])
+    except ValueError:
+        raise parser.error(f"Invalid date {token.text!r}", token) from None
+
+
+def _time(text: str, token: _Token, parser: _FilterParser) -> dt.time:
+    """An Edm.TimeOfDay literal, `hh:mm[:ss[.fff]]`, within a day."""
+    match = _TIME.fullmatch(text)
+    if match is None:
+        raise parser.error(f"Invalid time {text!r}", token)
+    hours, minutes, seconds = int(match[1]), int(match[2]), int(match[3] or 0)
+    if hours >= HOURS_PER_DAY or minutes >= MINUTES_PER_HOUR or seconds >= SECONDS_PER_MINUTE:
+        raise parser.error(f"Invalid time {text!r}", token)
+    microseconds = int((match[4] or "").ljust(MICROSECOND_DIGITS, "0")[:MICROSECOND_DIGITS])
+    return dt.time(hours, minutes, seconds, microseconds)
+
+
+def _datetime(token: _Token, parser: _FilterParser) -> dt.datetime:
+    """An Edm.DateTimeOffset literal: a date, `T`, a time and a zone (`Z` or `+hh:mm`), which OData requires."""
+    match = _DATETIME.fullmatch(token.text)
+    if match is None:  # pragma: no cover - the token pattern admits only this shape
+        raise parser.error(f"Invalid date-time {token.text!r}", token)
+    if match[3] is None and match[4] is None:
+        raise parser.error(f"The date-time {token.text!r} needs a time zone ('Z' or '+hh:mm')", token)
+    day = _date(token, parser)
+    time = _time(match[2], token, parser)
+    offset = dt.timedelta(0)
+    if match[4] is not None:
+        hours, minutes = int(match[5]), int(match[6])
+        if hours >= HOURS_PER_DAY or minutes >= MINUTES_PER_HOUR:
+            raise parser.error(f"Invalid time zone in {token.text!r}", token)
+        offset = dt.timedelta(hours=hours, minutes=minutes) * (-1 if match[4] == "-" else 1)
+    return dt.datetime.combine(day, time, dt.timezone(offset))

@@ -58,7 +58,10 @@ QUERY_OPTIONS: list[dict[str, Any]] = [
     {
         "name": "$filter",
         "description": "OData v4 condition: eq ne gt ge lt le, and or not, in (...), null, "
-        "contains startswith endswith tolower toupper length trim. Example: `CustomerNo eq 11100`",
+        "add sub mul div mod and unary -, contains startswith endswith tolower toupper length trim "
+        "substring indexof concat, year month day (date properties), hour minute second (time "
+        "properties), round floor ceiling, now(); date literals 2026-01-01 and times 13:45 for "
+        "Visma's yyyymmdd and hhmm integers. Example: `CustomerNo eq 11100 and OrderDate ge 2026-01-01`",
         "schema": {"type": "string", "maxLength": 1000},
     },
     {

@@ -7,14 +7,35 @@ true) even under `not`, rather than SQL's three-valued logic leaking through.
 The compiler writes the same SQL for every engine and asks the dialect's hooks where engines
 differ; it never asks which dialect it holds. It walks the `$filter` tree with one `match` per
 walk, each ending in `assert_never`, so that mypy proves every node type is compiled.
+
+A `$filter` compiles to `Sql` pieces, text with the parameters of its `?` in order, so that a piece
+written twice (a NULL guard beside the comparison, an argument a template repeats) carries its
+parameters twice; functions and operators are the dialect's templates (`Dialect.function_template`).
+OData's null semantics follow from SQL's: a function or an arithmetic operator of NULL is NULL (and
+so are `year()` of Visma's 0, "no date", and a division by zero), and the comparison guards below
+turn that NULL into OData's two-valued answer.
 """
 
 from __future__ import annotations
 
-from typing import Any, assert_never
+import re
+from collections.abc import Sequence
+from typing import Any, NamedTuple, assert_never
 
 from redhorn.metadata import Table
-from redhorn.odata.ast import BoolOp, Call, Compare, CompareOperator, Expression, In, Literal, Not, Property
+from redhorn.odata.ast import (
+    Arithmetic,
+    BoolOp,
+    Call,
+    Compare,
+    CompareOperator,
+    Expression,
+    In,
+    Literal,
+    Negate,
+    Not,
+    Property,
+)
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 from redhorn.sql.statement import Statement
@@ -29,7 +50,12 @@ MIRRORED: dict[CompareOperator, CompareOperator] = {
     "lt": "gt",
     "le": "ge",
 }
-TRANSFORMS: dict[str, str] = {"tolower": "LOWER", "toupper": "UPPER", "trim": "TRIM"}
+# Where a dialect's template takes argument n.
+_PLACEHOLDER = re.compile(r"\{(\d+)\}")
+# Functions that are null for a stored 0 (no date) as well as for a null argument.
+_NULL_FOR_ZERO = frozenset({"year", "month", "day"})
+# Conditions, not values: compiled as LIKE by `_predicate`.
+_PREDICATES = frozenset({"contains", "startswith", "endswith"})
 
 
 def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
@@ -119,32 +145,75 @@ def _after(name: str, entry: OrderColumn, value: Any) -> tuple[str, list[Any]]:
     return f"{name} {operator} ?", [value]
 
 
+class Sql(NamedTuple):
+    """SQL text and the values of its `?` placeholders, in text order."""
+
+    text: str
+    params: tuple[Any, ...] = ()
+
+
+def _join(*parts: str | Sql) -> Sql:
+    """The pieces one after the other, plain strings being SQL without parameters."""
+    texts: list[str] = []
+    params: list[Any] = []
+    for part in parts:
+        if isinstance(part, str):
+            texts.append(part)
+        else:
+            texts.append(part.text)
+            params.extend(part.params)
+    return Sql("".join(texts), tuple(params))
+
+
+def _fill(template: str, args: Sequence[Sql]) -> Sql:
+    """A dialect's template with `{n}` replaced by argument n, its parameters each time it appears."""
+    parts: list[str | Sql] = []
+    last = 0
+    for match in _PLACEHOLDER.finditer(template):
+        parts.append(template[last : match.start()])
+        parts.append(args[int(match.group(1))])
+        last = match.end()
+    parts.append(template[last:])
+    return _join(*parts)
+
+
 def compile_condition(dialect: Dialect, table: Table, node: Expression, params: list[Any]) -> str:
     """SQL for a bound `$filter` condition; values are appended to `params` in text order."""
+    condition = _condition(dialect, table, node)
+    params.extend(condition.params)
+    return condition.text
+
+
+def _condition(dialect: Dialect, table: Table, node: Expression) -> Sql:
     match node:
         case BoolOp():
-            left = compile_condition(dialect, table, node.left, params)
-            right = compile_condition(dialect, table, node.right, params)
-            return f"({left} {node.operator.upper()} {right})"
+            left = _condition(dialect, table, node.left)
+            right = _condition(dialect, table, node.right)
+            return _join("(", left, f" {node.operator.upper()} ", right, ")")
         case Not():
-            return f"NOT ({compile_condition(dialect, table, node.operand, params)})"
+            return _join("NOT (", _condition(dialect, table, node.operand), ")")
         case Compare():
-            return _compile_compare(dialect, table, node, params)
+            return _compare(dialect, table, node)
         case In():
-            return _compile_in(dialect, table, node, params)
+            return _in(dialect, table, node)
         case Call():
-            return _compile_predicate(dialect, table, node, params)
+            return _predicate(dialect, table, node)
         case Property():
-            value = _compile_value(dialect, table, node, params)
-            return f"({value} IS NOT NULL AND {value} <> 0)" if _nullable(table, node) else f"{value} <> 0"
+            value = _value(dialect, table, node)
+            if _nullable(table, node):
+                return _join("(", value, " IS NOT NULL AND ", value, " <> 0)")
+            return _join(value, " <> 0")
         case Literal():
-            return "1 = 1" if node.value else "1 = 0"
+            return Sql("1 = 1" if node.value else "1 = 0")
+        case Arithmetic() | Negate():
+            raise AssertionError("the binder lets no number stand as a condition")
         case _:
             assert_never(node)
 
 
 def _nullable(table: Table, node: Expression) -> bool:
-    """Whether `node` can be NULL: a nullable column, or a function of one.
+    """Whether `node` can be NULL: a nullable column, or a function or arithmetic of one; `year()`
+    and the like of Visma's 0; a division or remainder whose divisor may be 0.
 
     A literal's NULL is handled where it is compared (`IS NULL`), and conditions are never NULL:
     the compiler writes them in two-valued logic.
@@ -154,75 +223,95 @@ def _nullable(table: Table, node: Expression) -> bool:
             column = table.column(node.name)
             return column is not None and column.nullable
         case Call():
-            return any(_nullable(table, arg) for arg in node.args)
+            return node.function in _NULL_FOR_ZERO or any(_nullable(table, arg) for arg in node.args)
+        case Arithmetic():
+            divisor = node.right
+            by_zero = node.operator in ("div", "mod") and not (isinstance(divisor, Literal) and divisor.value)
+            return by_zero or _nullable(table, node.left) or _nullable(table, node.right)
+        case Negate():
+            return _nullable(table, node.operand)
         case Literal() | Compare() | In() | BoolOp() | Not():
             return False
         case _:
             assert_never(node)
 
 
-def _compile_compare(dialect: Dialect, table: Table, node: Compare, params: list[Any]) -> str:
+def _compare(dialect: Dialect, table: Table, node: Compare) -> Sql:
     left, right, operator = node.left, node.right, node.operator
     if isinstance(left, Literal) and not isinstance(right, Literal):
         left, right, operator = right, left, MIRRORED[operator]
     if isinstance(right, Literal) and right.value is None:
-        value = _compile_value(dialect, table, left, params)
-        return f"{value} IS NULL" if operator == "eq" else f"{value} IS NOT NULL"
-    left_sql = _compile_value(dialect, table, left, params)
-    right_sql = _compile_value(dialect, table, right, params)
-    comparison = f"{left_sql} {COMPARISONS[operator]} {right_sql}"
+        value = _value(dialect, table, left)
+        return _join(value, " IS NULL" if operator == "eq" else " IS NOT NULL")
+    left_sql = _value(dialect, table, left)
+    right_sql = _value(dialect, table, right)
+    comparison = _join(left_sql, f" {COMPARISONS[operator]} ", right_sql)
     nullable = [sql for expr, sql in ((left, left_sql), (right, right_sql)) if _nullable(table, expr)]
     if not nullable:
         return comparison
     # Two-valued logic: with a NULL side, only 'ne' holds, and only when the other side is not NULL.
+    # With two nullable sides the comparison itself is guarded too, so that no branch is NULL and
+    # `not` turns every row's answer over.
     if operator == "ne":
         if len(nullable) == 2:
-            return (
-                f"(({comparison}) OR ({left_sql} IS NULL AND {right_sql} IS NOT NULL) "
-                f"OR ({left_sql} IS NOT NULL AND {right_sql} IS NULL))"
-            )
-        return f"({nullable[0]} IS NULL OR {comparison})"
+            return _join(
+                "((", left_sql, " IS NOT NULL AND ", right_sql, " IS NOT NULL AND ", comparison, ") ",
+                "OR (", left_sql, " IS NULL AND ", right_sql, " IS NOT NULL) ",
+                "OR (", left_sql, " IS NOT NULL AND ", right_sql, " IS NULL))",
+            )  # fmt: skip
+        return _join("(", nullable[0], " IS NULL OR ", comparison, ")")
     if operator == "eq" and len(nullable) == 2:
-        return f"(({comparison}) OR ({left_sql} IS NULL AND {right_sql} IS NULL))"
-    guards = " AND ".join(f"{sql} IS NOT NULL" for sql in nullable)
-    return f"({guards} AND {comparison})"
+        return _join(
+            "((", left_sql, " IS NOT NULL AND ", right_sql, " IS NOT NULL AND ", comparison, ") ",
+            "OR (", left_sql, " IS NULL AND ", right_sql, " IS NULL))",
+        )  # fmt: skip
+    guards: list[str | Sql] = []
+    for sql in nullable:
+        guards += [sql, " IS NOT NULL AND "]
+    return _join("(", *guards, comparison, ")")
 
 
-def _compile_in(dialect: Dialect, table: Table, node: In, params: list[Any]) -> str:
-    operand = _compile_value(dialect, table, node.operand, params)
+def _in(dialect: Dialect, table: Table, node: In) -> Sql:
+    operand = _value(dialect, table, node.operand)
     values = [literal.value for literal in node.values if literal.value is not None]
     has_null = len(values) != len(node.values)
-    parts: list[str] = []
+    parts: list[Sql] = []
     if values:
-        parts.append(f"{operand} IN ({', '.join('?' for _ in values)})")
-        params.extend(values)
+        listed = Sql(f" IN ({', '.join('?' for _ in values)})", tuple(_parameter(value) for value in values))
+        part = _join(operand, listed)
         if _nullable(table, node.operand) and not has_null:
-            parts[0] = f"({operand} IS NOT NULL AND {parts[0]})"
+            part = _join("(", operand, " IS NOT NULL AND ", part, ")")
+        parts.append(part)
     if has_null:
-        parts.append(f"{operand} IS NULL")
-    return f"({' OR '.join(parts)})" if len(parts) > 1 else parts[0]
+        parts.append(_join(operand, " IS NULL"))
+    if len(parts) == 1:
+        return parts[0]
+    return _join("(", parts[0], " OR ", parts[1], ")")
 
 
-def _compile_predicate(dialect: Dialect, table: Table, node: Call, params: list[Any]) -> str:
-    subject = _compile_value(dialect, table, node.args[0], params)
+def _predicate(dialect: Dialect, table: Table, node: Call) -> Sql:
+    """contains, startswith, endswith as LIKE, the pattern's wildcards escaped."""
+    assert node.function in _PREDICATES, "the binder lets only these functions stand as conditions"
+    subject = _value(dialect, table, node.args[0])
     pattern_node = node.args[1]
     escape = dialect.like_escape
     if isinstance(pattern_node, Literal):
         text = dialect.escape_like(str(pattern_node.value))
         pattern = {"contains": f"%{text}%", "startswith": f"{text}%", "endswith": f"%{text}"}[node.function]
-        params.append(pattern)
-        condition = f"{subject} LIKE ? ESCAPE '{escape}'"
+        condition = _join(subject, Sql(f" LIKE ? ESCAPE '{escape}'", (pattern,)))
     else:
         # A pattern from another column: escape its wildcards in SQL.
-        other = _compile_value(dialect, table, pattern_node, params)
-        escaped = _sql_escape_like(other, escape)
+        other = _value(dialect, table, pattern_node)
+        escaped = _fill(_sql_escape_like("{0}", escape), [other])
         pieces = {
-            "contains": ("'%'", escaped, "'%'"),
-            "startswith": (escaped, "'%'"),
-            "endswith": ("'%'", escaped),
+            "contains": ("'%'", "{0}", "'%'"),
+            "startswith": ("{0}", "'%'"),
+            "endswith": ("'%'", "{0}"),
         }[node.function]
-        condition = f"{subject} LIKE {dialect.concat(pieces)} ESCAPE '{escape}'"
-    return f"({subject} IS NOT NULL AND {condition})" if _nullable(table, node) else condition
+        condition = _join(subject, " LIKE ", _fill(dialect.concat(pieces), [escaped]), f" ESCAPE '{escape}'")
+    if _nullable(table, node):
+        return _join("(", subject, " IS NOT NULL AND ", condition, ")")
+    return condition
 
 
 def _sql_escape_like(expression: str, escape: str) -> str:
@@ -230,25 +319,37 @@ def _sql_escape_like(expression: str, escape: str) -> str:
     return f"REPLACE(REPLACE(REPLACE({expression}, '{escape}', '{doubled}'), '%', '{escape}%'), '_', '{escape}_')"
 
 
-def _compile_value(dialect: Dialect, table: Table, node: Expression, params: list[Any]) -> str:
+def _value(dialect: Dialect, table: Table, node: Expression) -> Sql:
     """SQL for `node` as a value; a condition becomes 1 or 0, as neither SQLite nor T-SQL has boolean values."""
     match node:
         case Property():
             column = table.column(node.name)
             assert column is not None, "bound filters name only known columns"
-            return dialect.quote_ident(column.sql_name)
+            return Sql(dialect.quote_ident(column.sql_name))
         case Literal():
-            params.append(_parameter(node.value))
-            return "?"
+            return Sql("?", (_parameter(node.value),))
         case Call():
-            argument = _compile_value(dialect, table, node.args[0], params)
-            if node.function == "length":
-                return dialect.string_length(argument)
-            return f"{TRANSFORMS[node.function]}({argument})"
+            return _call(dialect, table, node)
+        case Arithmetic():
+            key = node.operator if node.integer or node.operator not in ("div", "mod") else f"{node.operator}_decimal"
+            args = [_value(dialect, table, node.left), _value(dialect, table, node.right)]
+            return _fill(dialect.function_template(key), args)
+        case Negate():
+            return _fill(dialect.function_template("negate"), [_value(dialect, table, node.operand)])
         case Compare() | In() | BoolOp() | Not():
-            return f"CASE WHEN {compile_condition(dialect, table, node, params)} THEN 1 ELSE 0 END"
+            return _join("CASE WHEN ", _condition(dialect, table, node), " THEN 1 ELSE 0 END")
         case _:
             assert_never(node)
+
+
+def _call(dialect: Dialect, table: Table, node: Call) -> Sql:
+    if node.function == "now":
+        assert node.now is not None, "the binder says whether now() is a date or a time"
+        return Sql(dialect.function_template(f"now_{node.now}"))
+    if node.function in _PREDICATES:
+        return _value(dialect, table, Compare("eq", node, Literal(True)))  # as 1 or 0, via its condition
+    key = f"substring{len(node.args)}" if node.function == "substring" else node.function
+    return _fill(dialect.function_template(key), [_value(dialect, table, arg) for arg in node.args])
 
 
 def _parameter(value: Any) -> Any:

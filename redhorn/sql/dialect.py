@@ -7,11 +7,16 @@ Every difference between engines is a method or flag here, overridden in `sqlite
 `mssql.py`: no caller asks which dialect it holds (`dialect.name == ...`), and none rewrites
 SQL a dialect rendered. A new engine is then one subclass, and a difference cannot be missed in
 one caller while handled in another.
+
+The `$filter` functions and operators are templates (`function_template`): SQL with `{0}`, `{1}`
+where the compiler puts its arguments. The compiler fills them itself, with each argument's
+parameters as often as the argument appears, so a template may use an argument twice (a NULL
+guard, SQLite's FLOOR as CAST) and values still only travel as parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from redhorn.sql.statement import Statement
@@ -19,6 +24,29 @@ from redhorn.sql.statement import Statement
 # Distinct select lists remembered per dialect before the memory is cleared: far more than the
 # (table, $select) pairs a deployment serves, so the bound is only against a client that varies them.
 SELECT_LIST_CACHE_SIZE = 10_000
+
+# Visma's dates are yyyymmdd integers, 0 when empty; times hhmm. The parts are integer arithmetic,
+# the same in every engine (both divide integers truncating), so they live here, once.
+VISMA_DATE_TIME_TEMPLATES: Mapping[str, str] = {
+    "year": "(CASE WHEN {0} = 0 THEN NULL ELSE {0} / 10000 END)",
+    "month": "(CASE WHEN {0} = 0 THEN NULL ELSE {0} / 100 % 100 END)",
+    "day": "(CASE WHEN {0} = 0 THEN NULL ELSE {0} % 100 END)",
+    "hour": "({0} / 100)",
+    "minute": "({0} % 100)",
+    # Visma keeps no seconds: 0, and null for a null time.
+    "second": "(CASE WHEN {0} IS NULL THEN NULL ELSE 0 END)",
+}
+# The arithmetic every engine writes alike. Division and remainder by zero are NULL in every
+# engine (NULLIF), as SQLite does by itself and SQL Server would raise an error for: a row with a
+# zero divisor is then left out by a comparison, as OData's null semantics have it, never a 500.
+ARITHMETIC_TEMPLATES: Mapping[str, str] = {
+    "add": "({0} + {1})",
+    "sub": "({0} - {1})",
+    "mul": "({0} * {1})",
+    "div": "({0} / NULLIF({1}, 0))",
+    "mod": "({0} % NULLIF({1}, 0))",
+    "negate": "(-{0})",
+}
 
 
 class Dialect:
@@ -36,6 +64,29 @@ class Dialect:
     ping_sql: ClassVar[str] = "SELECT 1"
     # Can the engine write each row as a JSON object itself, so no Python object is made per value?
     renders_json_rows: ClassVar[bool] = False
+    # `$filter` functions and operators as templates (see the module's docstring), ANSI SQL here.
+    # Keys: the OData function names; `substring2`/`substring3` by argument count; `add` ... `mod`
+    # and `negate`; `div_decimal`/`mod_decimal` where not both operands are integers; `now_date`,
+    # `now_time` for `now()` as Visma stores today's date and this minute.
+    function_templates: ClassVar[Mapping[str, str]] = {
+        **VISMA_DATE_TIME_TEMPLATES,
+        **ARITHMETIC_TEMPLATES,
+        "div_decimal": "({0} / NULLIF({1}, 0))",
+        "mod_decimal": "MOD({0}, NULLIF({1}, 0))",
+        "mod": "MOD({0}, NULLIF({1}, 0))",
+        "tolower": "LOWER({0})",
+        "toupper": "UPPER({0})",
+        "trim": "TRIM({0})",
+        "substring2": "SUBSTRING({0} FROM {1} + 1)",
+        "substring3": "SUBSTRING({0} FROM {1} + 1 FOR {2})",
+        "indexof": "(POSITION({1} IN {0}) - 1)",
+        "round": "ROUND({0}, 0)",
+        "floor": "FLOOR({0})",
+        "ceiling": "CEILING({0})",
+        "now_date": "CAST(EXTRACT(YEAR FROM CURRENT_DATE) * 10000 + EXTRACT(MONTH FROM CURRENT_DATE) * 100 "
+        "+ EXTRACT(DAY FROM CURRENT_DATE) AS INTEGER)",
+        "now_time": "CAST(EXTRACT(HOUR FROM LOCALTIME) * 100 + EXTRACT(MINUTE FROM LOCALTIME) AS INTEGER)",
+    }
 
     def __init__(self) -> None:
         self._select_lists: dict[tuple[tuple[str, str], ...], str] = {}
@@ -94,6 +145,17 @@ class Dialect:
     def string_length(self, expression: str) -> str:
         """The length in characters of a string expression."""
         return f"LENGTH({expression})"
+
+    def function_template(self, name: str) -> str:
+        """The template of a `$filter` function or operator (keys: `function_templates`).
+
+        `length` and `concat` come from `string_length` and `concat`, as the LIKE patterns use them too.
+        """
+        if name == "length":
+            return self.string_length("{0}")
+        if name == "concat":
+            return self.concat(("{0}", "{1}"))
+        return self.function_templates[name]
 
     def count_sql(self, from_where: str) -> str:
         """`SELECT COUNT(*) FROM` the table and condition given as `from_where`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from redhorn.sql.dialect import Dialect
@@ -25,6 +25,8 @@ CATALOG = Statement(
     "ORDER BY o.name, c.column_id"
 )
 # The latest change to any table or view, as ISO 8601 text.
+# SUBSTRING needs a length: this one reaches past the end of any string, which T-SQL allows.
+SUBSTRING_TO_END = 2147483647
 SCHEMA_VERSION = Statement(
     "SELECT CONVERT(varchar(33), MAX(modify_date), 126) FROM sys.objects WHERE type IN ('U', 'V')"
 )
@@ -38,6 +40,21 @@ class MssqlDialect(Dialect):
     like_escape: ClassVar[str] = "\\"
     # SQL Server requires ORDER BY with OFFSET/FETCH.
     paging_needs_order_by: ClassVar[bool] = True
+    # `%` takes decimals in T-SQL, and `/` divides integers as integers and decimals as decimals, as
+    # OData's div does. CHARINDEX of '' is 0 where OData's indexof is 0 only at the start: an empty
+    # needle is tested with LEN(x + 'x'), as LEN ignores trailing blanks. `now()` reads the
+    # server's clock (GETDATE, its local time, as Visma's clients write dates).
+    function_templates: ClassVar[Mapping[str, str]] = {
+        **Dialect.function_templates,
+        "mod": "({0} % NULLIF({1}, 0))",
+        "mod_decimal": "({0} % NULLIF({1}, 0))",
+        "substring2": f"SUBSTRING({{0}}, {{1}} + 1, {SUBSTRING_TO_END})",
+        "substring3": "SUBSTRING({0}, {1} + 1, {2})",
+        "indexof": "(CASE WHEN LEN({1} + N'x') = 1 THEN (CASE WHEN {0} IS NULL THEN NULL ELSE 0 END) "
+        "ELSE CHARINDEX({1}, {0}) - 1 END)",
+        "now_date": "CAST(CONVERT(char(8), GETDATE(), 112) AS int)",
+        "now_time": "(DATEPART(hour, GETDATE()) * 100 + DATEPART(minute, GETDATE()))",
+    }
 
     def table_ref(self, table: str) -> str:
         return f"[dbo].{self.quote_ident(table)}"

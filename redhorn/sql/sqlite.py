@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -34,6 +35,26 @@ class SqliteDialect(Dialect):
     ping_sql: ClassVar[str] = "SELECT count(*) FROM sqlite_master"
     # json_object runs in C with the GIL released: rows reach Python as one string each.
     renders_json_rows: ClassVar[bool] = True
+    # FLOOR, CEIL and MOD exist only where SQLite was built with its math functions (Python's and
+    # Debian's are, other builds need not be): CAST and CASE work in every build. Decimals are
+    # stored as REAL but may come back as integers (NUMERIC affinity keeps 5.00 as 5), so a decimal
+    # division casts to REAL, lest 5.00 div 2 be 2. ROUND and the CASTs yield integers, so that
+    # `round(x) div 2` divides as T-SQL does. `now()` reads the database's clock in its local
+    # time, as Visma's clients write dates; a parameter would go stale in the statement cache.
+    function_templates: ClassVar[Mapping[str, str]] = {
+        **Dialect.function_templates,
+        "mod": "({0} % NULLIF({1}, 0))",
+        "div_decimal": "(CAST({0} AS REAL) / NULLIF({1}, 0))",
+        "mod_decimal": "(CAST({0} AS REAL) - {1} * CAST(CAST({0} AS REAL) / NULLIF({1}, 0) AS INTEGER))",
+        "substring2": "SUBSTR({0}, {1} + 1)",
+        "substring3": "SUBSTR({0}, {1} + 1, {2})",
+        "indexof": "(INSTR({0}, {1}) - 1)",
+        "round": "CAST(ROUND({0}) AS INTEGER)",
+        "floor": "(CAST({0} AS INTEGER) - (CAST({0} AS INTEGER) > {0}))",
+        "ceiling": "(CAST({0} AS INTEGER) + (CAST({0} AS INTEGER) < {0}))",
+        "now_date": "CAST(strftime('%Y%m%d', 'now', 'localtime') AS INTEGER)",
+        "now_time": "CAST(strftime('%H%M', 'now', 'localtime') AS INTEGER)",
+    }
 
     def select_column(self, name: str, kind: str) -> str:
         # Decimals are stored as REAL, but the SQLite ODBC driver reports DECIMAL(p,s) columns as

@@ -90,6 +90,29 @@ LISTS: list[tuple[str, str, str, str, tuple[Any, ...] | None]] = [
         ("Retail", 77),
     ),
     ("companies in vbsys", "vbsys", "companies", "$select=CompanyNo,Name", None),
+    (
+        "orders, OData date literal and date functions",
+        "F9999",
+        "orders",
+        "$select=OrderNo&$filter=OrderDate ge 2026-01-01 and year(OrderDate) eq 2026 and month(OrderDate) le 6",
+        None,
+    ),
+    (
+        "orders, now() on a date, substring, indexof, concat",
+        "F9999",
+        "orders",
+        "$select=OrderNo&$filter=OrderDate le now() and substring(Name, 1, 3) eq 'ord' "
+        "and indexof(Name, 'A') ge 0 and concat(Name, 'x') ne 'x'",
+        None,
+    ),
+    (
+        "order lines, arithmetic, rounding and division",
+        "F9999",
+        "orderlines",
+        "$select=OrderNo,LineNo&$filter=round(AmountInCurrency) div 2 gt 10 and LineNo mod 2 eq 1 "
+        "and -AmountInCurrency add 1 lt floor(AmountInCurrency) mul 2",
+        None,
+    ),
 ]
 
 MSSQL_CATALOG, MSSQL_SCHEMA_VERSION = MssqlDialect().catalog_statements()
