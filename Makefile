@@ -12,6 +12,9 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium libatomic1 curl
 APT_PACKAGES_BENCH := unixodbc libsqliteodbc wrk
+# A strict CSDL consumer for the OData tests (npm, pinned): converts $metadata to OpenAPI or complains.
+ODATA_OPENAPI_VERSION := 0.29.0
+ODATA_OPENAPI := $(TOOLS)/node_modules/.odata-openapi-$(ODATA_OPENAPI_VERSION)
 # The whole suite's limit; each test has its own (pytest-timeout, in pyproject.toml).
 SESSION_TIMEOUT_SECONDS ?= 2400
 
@@ -59,6 +62,8 @@ demo: install ## (re)build the demo databases in data/
 system-test:
 	@missing=""; for p in $(APT_PACKAGES_TEST); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $$missing; fi
+	@# Node and npm for odata-openapi: Debian's nodejs and npm, unless a node that brings its own npm is there.
+	@command -v npm >/dev/null 2>&1 || ($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q nodejs npm)
 
 system-bench:
 	@missing=""; for p in $(APT_PACKAGES_BENCH); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -82,7 +87,14 @@ lint: $(VENV)/.synced-test ## fix what ruff can fix, format
 	$(BIN)/ruff check --fix redhorn tests bench app.py
 	$(BIN)/ruff format redhorn tests bench app.py
 
-test: system-test $(VENV)/.synced-test check ## install what the tests need and run the whole suite
+# Installed from its lock file (tests/odata_service/npm), as the Python packages are from uv.lock.
+$(ODATA_OPENAPI): tests/odata_service/npm/package.json tests/odata_service/npm/package-lock.json | system-test
+	mkdir -p $(TOOLS)
+	cp tests/odata_service/npm/package.json tests/odata_service/npm/package-lock.json $(TOOLS)/
+	npm ci --prefix $(TOOLS) --no-audit --no-fund
+	@touch $@
+
+test: system-test $(VENV)/.synced-test $(ODATA_OPENAPI) check ## install what the tests need and run the whole suite
 	$(BIN)/pytest --cov --cov-report=term --durations=15 --session-timeout=$(SESSION_TIMEOUT_SECONDS)
 
 dist: $(VENV)/.synced-test ## build the sdist, the wheel and the locked requirements (with hashes) into dist/

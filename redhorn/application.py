@@ -31,7 +31,7 @@ from redhorn.auth.users import UserDirectory
 from redhorn.catalog.cache import MetadataCache
 from redhorn.catalog.crawler import crawl
 from redhorn.catalog.dictionary import load_dictionary, overrides_file
-from redhorn.endpoints import docs, reads, service, writes
+from redhorn.endpoints import docs, odata, reads, service, writes
 from redhorn.engines.connect import create_engine
 from redhorn.errors import (
     ApiError,
@@ -239,6 +239,11 @@ def create_app(
             PATCH=writes.update_row,
             DELETE=writes.delete_row,
         ),
+        # The OData v4 service roots: every method reaches the handlers, which refuse writes themselves.
+        Route("/odata/{database}", odata.service_document, methods=odata.METHODS),
+        Route("/odata/{database}/", odata.service_document, methods=odata.METHODS),
+        Route("/odata/{database}/$metadata", odata.metadata_document, methods=odata.METHODS),
+        Route("/odata/{database}/{path:odata_path}", odata.resource, methods=odata.METHODS),
     ]
     handlers = {
         ApiError: handle_api_error,

@@ -194,7 +194,9 @@ def login_hint(settings: Settings, base_url: str) -> str:
         f"  curl -k -u '{user.username}:{password}' '{base_url}/api/{company}/orders?$top=5&$count=true'\n"
         f"  curl -k -d grant_type=password -d 'username={user.username}' -d 'password={password}' "
         f"{base_url}/api/oauth/token\n"
-        f"  API documentation: {base_url}/swagger"
+        f"  API documentation: {base_url}/swagger\n"
+        f"  OData feed for Power BI and Excel (Get data > OData feed, Basic as {user.username!r}): "
+        f"{base_url}/odata/{company}/"
     )
 
 

@@ -70,6 +70,35 @@ class ListEnvelope(
     next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
 
 
+class ODataPage(
+    msgspec.Struct,
+    kw_only=True,
+    omit_defaults=True,
+    rename={"context": "@odata.context", "count": "@odata.count", "next_link": "@odata.nextLink"},
+):
+    """A page of an `/odata` entity set: `ListEnvelope` with the `@odata.context` OData v4 asks of every answer."""
+
+    context: Uri
+    count: Count | msgspec.UnsetType = msgspec.UNSET
+    value: list[Any]
+    next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
+
+
+class ServiceEntry(msgspec.Struct, frozen=True):
+    """One entity set of an OData service document; `url` is relative to the service root."""
+
+    name: str
+    kind: Literal["EntitySet"]
+    url: str
+
+
+class ServiceDocument(msgspec.Struct, frozen=True, rename={"context": "@odata.context"}):
+    """An OData service root's answer: its entity sets, and where its `$metadata` is."""
+
+    context: Uri
+    value: list[ServiceEntry]
+
+
 class ResourceEntry(msgspec.Struct, frozen=True):
     """One resource: its name in paths, its table's name, its key, and the URLs of its rows and count."""
 

@@ -1,8 +1,9 @@
 """Starlette's authentication middleware, fed by redhorn's rules.
 
-Only paths under `/api/` (except the token endpoint) are authenticated; `/health` and `/swagger`
-are public. A request without credentials passes through as anonymous and the endpoint answers
-401; bad credentials are answered here, before any endpoint runs, with a JSON error.
+Only paths under `/api/` (except the token endpoint) and the OData roots under `/odata/` are
+authenticated; `/health` and `/swagger` are public. A request without credentials passes through as
+anonymous and the endpoint answers 401; bad credentials are answered here, before any endpoint
+runs, with a JSON error.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from redhorn.errors import ApiError, AuthenticationRequired, InvalidCredentials,
 from redhorn.middleware.https import route_path
 
 TOKEN_PATH = "/api/oauth/token"
+# The roots whose every path needs credentials: the REST API and the OData service beside it.
+AUTHENTICATED_PREFIXES = ("/api/", "/odata/")
 # Query parameters that carry credentials in other APIs; refused so they never reach a log.
 CREDENTIAL_PARAMETERS = frozenset({"access_token", "token", "password", "apikey", "api_key"})
 
@@ -43,7 +46,7 @@ def client_address(connection: HTTPConnection) -> str:
 
 
 class ApiAuthenticationBackend(AuthenticationBackend):
-    """Authenticates every `/api/` path, and `also_paths` (public, with more for those who log in)."""
+    """Authenticates every `/api/` and `/odata/` path, and `also_paths` (public, with more for those who log in)."""
 
     def __init__(self, authenticator: Authenticator, also_paths: frozenset[str] = frozenset()) -> None:
         self.authenticator = authenticator
@@ -51,7 +54,7 @@ class ApiAuthenticationBackend(AuthenticationBackend):
 
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, Principal] | None:
         path = route_path(conn.scope["path"], conn.scope.get("root_path", ""))
-        if not (path.startswith("/api/") or path in self.also_paths) or path == TOKEN_PATH:
+        if not (path.startswith(AUTHENTICATED_PREFIXES) or path in self.also_paths) or path == TOKEN_PATH:
             return None
         query: bytes = conn.scope.get("query_string", b"")
         if (
@@ -82,7 +85,10 @@ class ApiAuthenticationBackend(AuthenticationBackend):
 
 def on_auth_error(conn: HTTPConnection, exc: Exception) -> Response:
     error = exc.error if isinstance(exc, Refused) else AuthenticationRequired(str(exc))
-    return error_response(error)
+    response = error_response(error)
+    if route_path(conn.scope["path"], conn.scope.get("root_path", "")).startswith("/odata/"):
+        response.headers["OData-Version"] = "4.0"  # OData clients read every answer of the service by it
+    return response
 
 
 def require_principal(conn: HTTPConnection) -> Principal:
