@@ -38,6 +38,7 @@ from typing import Any
 import httpx
 
 from bench import servers
+from bench.apply import bench_apply
 from bench.parse import bench_parse
 from bench.servers import bearer_token
 from bench.starvation import bench_starvation
@@ -493,10 +494,34 @@ async def _crawl_one(folder: Path, name: str) -> Any:
         await engine.close()
 
 
+def bench_expand(work: Path) -> dict[str, Any]:
+    """A 100-order page with `$expand=OrderLines` against the same page without it (goal: at most 3x the cost)."""
+    settings_file = servers.bench_settings(work)
+    path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
+    expanded = path + "&$expand=OrderLines"
+
+    @contextlib.contextmanager
+    def start() -> Iterator[Contenders]:
+        with servers.redhorn(settings_file, tls=False) as plain:
+            bearer = "Bearer " + bearer_token(plain)
+            yield {
+                "redhorn page": (f"http://127.0.0.1:{plain}{path}", bearer),
+                "redhorn page, $expand=OrderLines": (f"http://127.0.0.1:{plain}{expanded}", bearer),
+            }
+
+    loads = measure(start)
+    print_table(f"100 orders, with and without $expand=OrderLines (median of {ROUNDS} rounds, wrk -c16)", loads)
+    cost = loads["redhorn page"].requests_per_second / loads["redhorn page, $expand=OrderLines"].requests_per_second
+    print(f"  cost of $expand=OrderLines: {cost:.2f}x the page without it (goal: at most 3x)")
+    return {"loads": {k: v.__dict__ for k, v in loads.items()}, "expand_cost": cost}
+
+
 SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "auth": bench_auth,
     "engines": bench_engines,
     "page": bench_page,
+    "expand": bench_expand,
+    "apply": lambda work: dict(bench_apply(work, servers.ROOT / "data")),
     "pull": bench_pull,
     "crawl": bench_crawl,
     "openapi": bench_openapi,

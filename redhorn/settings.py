@@ -132,6 +132,10 @@ class QuerySettings(_Section, frozen=True):
     pool_size: Count | None = None
     # How long a query waits for a connection of its database before 503 DatabaseBusy.
     pool_wait_seconds: Seconds = 10.0
+    # `$expand`: how deep navigations nest (`OrderLines($expand=Product)` is 2), and the most rows
+    # one expanded to-many navigation shows per parent row (its nested `$top` may ask for fewer).
+    max_expand_depth: Count = 2
+    max_expanded_rows: Count = 1000
 
 
 class TokenSettings(_Section, frozen=True):

@@ -36,11 +36,13 @@ from redhorn.odata.csdl import csdl_json, csdl_xml, entity_set_name, is_served, 
 from redhorn.odata.keys import ResourcePath, key_values, parse_resource_path
 from redhorn.odata.parser import parse_query_options
 from redhorn.odata.values import convert_objects, convert_tuples, row_converters
+from redhorn.query.aggregate import grouped_objects
+from redhorn.query.expand import Expander, as_rows, plan_expand, read_expanded_row, shown_rows
 from redhorn.query.paging import binding_of, cut_page, page_size_of
 from redhorn.query.plan import plan_count, plan_key
 from redhorn.query.prepared import prepare_page
 from redhorn.query.resolve import Target, resolve_table, resolve_target
-from redhorn.query.rows import fetch_page, read_row
+from redhorn.query.rows import fetch_grouped, fetch_page, read_row
 from redhorn.sql.compiler import compile_count
 from redhorn.state import State
 
@@ -49,7 +51,7 @@ ODATA_VERSION = "4.0"
 # Every method reaches the handlers, which refuse all but GET and HEAD with a 405 that carries OData-Version.
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Options that mean something on one entity: the rest (paging, filtering) only on a set.
-_ENTITY_OPTIONS = frozenset({"$select", "$format"})
+_ENTITY_OPTIONS = frozenset({"$select", "$format", "$expand"})
 
 # Numbers as Decimal: SQL Server's decimals keep every digit from the row's JSON to the answer.
 _ROW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
@@ -262,6 +264,36 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
     database = target.database.name
     user = target.principal.username
     page_size, applied = page_size_of(request.headers.get("prefer"), state.settings.query.max_page_size)
+    headers = {"Preference-Applied": applied} if applied else None
+    pairs = query_pairs(request)
+    timeout = state.settings.query.statement_timeout_seconds
+    if any(name.lower() == "$apply" for name, _ in pairs):
+        options = parse_query_options(pairs, state.limits)
+        plan, groups, token, count = await while_connected(
+            request.receive,
+            fetch_grouped(
+                state.engine,
+                database,
+                table,
+                options,
+                state.limits,
+                state.page_token_key,
+                user,
+                page_size=page_size,
+                timeout=timeout,
+            ),
+        )
+        result = plan.query.result
+        group_objects = grouped_objects(plan, groups)
+        convert_objects(group_objects, row_converters(result, result.columns))  # dates, times of keys and min/max
+        names = ",".join(column.name for column in result.columns)
+        grouped = ODataPage(
+            context=f"{service_root(request)}$metadata#{set_name}({names})",
+            count=msgspec.UNSET if count is None else count,
+            value=group_objects,
+            next_link=msgspec.UNSET if token is None else next_link(request, token),
+        )
+        return Response(encode(grouped), media_type=ODATA_JSON, headers=headers)
     prepared = prepare_page(
         state.prepared,
         state.metadata_cache.generation,
@@ -270,18 +302,26 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         state.page_token_key,
         database=database,
         table=table,
-        pairs=query_pairs(request),
+        pairs=pairs,
         page_size=page_size,
         user=user,
+        schema=target.database,
+        max_expand_depth=state.settings.query.max_expand_depth,
     )
-    timeout = state.settings.query.statement_timeout_seconds
     rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
     binding = binding_of(database, table, prepared.options, user)
     rows, token = cut_page(prepared.plan, rows, state.page_token_key, binding)
     query = prepared.plan.query
     converters = row_converters(table, query.output)
     value: Any
-    if query.json_rows:
+    if prepared.expand:
+        expander = Expander(
+            state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows, odata=True
+        )
+        page_rows = as_rows(query.columns, rows)
+        await while_connected(request.receive, expander.expand(prepared.expand, page_rows))
+        value = shown_rows(table, query.output, prepared.expand, page_rows, odata=True)
+    elif query.json_rows:
         joined = b"[" + b",".join(bytes(row[0]) for row in rows) + b"]"
         if converters:
             objects: list[dict[str, Any]] = _ROW_DECODER.decode(joined)
@@ -298,7 +338,6 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         value=value,
         next_link=msgspec.UNSET if token is None else next_link(request, token),
     )
-    headers = {"Preference-Applied": applied} if applied else None
     return Response(encode(page), media_type=ODATA_JSON, headers=headers)
 
 
@@ -324,10 +363,31 @@ async def _entity(
     values = key_values(table, path.key, set_name)
     query = plan_key(table, values, options.select, json_rows=state.engine.dialect.renders_json_rows)
     timeout = state.settings.query.statement_timeout_seconds
-    body = await while_connected(request.receive, read_row(state.engine, target.database.name, query, timeout=timeout))
-    if body is None:
+    row: dict[str, Any] | None
+    if options.expand_text is not None:
+        nodes = plan_expand(
+            target.database,
+            table,
+            options.expand_text,
+            max_depth=state.settings.query.max_expand_depth,
+            limits=state.limits,
+        )
+        expander = Expander(
+            state.engine,
+            target.database.name,
+            timeout=timeout,
+            max_rows=state.settings.query.max_expanded_rows,
+            odata=True,
+        )
+        row = await while_connected(request.receive, read_expanded_row(expander, query, nodes))
+    else:
+        body = await while_connected(
+            request.receive, read_row(state.engine, target.database.name, query, timeout=timeout)
+        )
+        row = None if body is None else _ROW_DECODER.decode(body)
+        if row is not None:
+            convert_objects([row], row_converters(table, query.output))
+    if row is None:
         raise RowNotFound(f"No entity of {set_name!r} has the key ({path.key[:200]})", target="key")
-    row: dict[str, Any] = _ROW_DECODER.decode(body)
-    convert_objects([row], row_converters(table, query.output))
     context = _context(request, set_name, options.select, table, "/$entity")
     return Response(encode({"@odata.context": context, **row}), media_type=ODATA_JSON)

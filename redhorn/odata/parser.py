@@ -116,11 +116,17 @@ class QueryOptions(msgspec.Struct, frozen=True):
     skip: int = 0
     count: bool = False
     skiptoken: str | None = None
+    # `$expand` as given: parsed by `redhorn.odata.expand` where the depth limit and the tables are known.
+    expand_text: str | None = None
+    # `$apply` as given: parsed by `redhorn.odata.apply`, which builds on this module.
+    apply_text: str | None = None
 
 
 DEFAULT_LIMITS = QueryLimits()
-KNOWN_OPTIONS = frozenset({"$filter", "$select", "$orderby", "$top", "$skip", "$count", "$skiptoken", "$format"})
-UNSUPPORTED_OPTIONS = frozenset({"$expand", "$search", "$apply", "$compute", "$levels", "$index", "$schemaversion"})
+KNOWN_OPTIONS = frozenset(
+    {"$filter", "$select", "$orderby", "$top", "$skip", "$count", "$skiptoken", "$format", "$expand", "$apply"}
+)
+UNSUPPORTED_OPTIONS = frozenset({"$search", "$compute", "$levels", "$index", "$schemaversion"})
 
 
 def parse_query_options(pairs: Iterable[tuple[str, str]], limits: QueryLimits = DEFAULT_LIMITS) -> QueryOptions:
@@ -156,6 +162,8 @@ def parse_query_options(pairs: Iterable[tuple[str, str]], limits: QueryLimits = 
         skip=_parse_count_option("$skip", seen["$skip"], MAX_SKIP) if "$skip" in seen else 0,
         count=_parse_bool("$count", seen["$count"]) if "$count" in seen else False,
         skiptoken=_parse_skiptoken(seen["$skiptoken"]) if "$skiptoken" in seen else None,
+        expand_text=seen.get("$expand"),
+        apply_text=seen.get("$apply"),
     )
 
 

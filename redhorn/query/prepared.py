@@ -17,8 +17,10 @@ from collections import OrderedDict
 
 import msgspec
 
-from redhorn.metadata import Table
+from redhorn.errors import InvalidQuery
+from redhorn.metadata import Database, Table
 from redhorn.odata.parser import QueryLimits, QueryOptions, parse_query_options
+from redhorn.query.expand import ExpandNode, link_columns, plan_expand, with_columns
 from redhorn.query.paging import ListPlan, PageToken, binding_of, verify_page_token
 from redhorn.query.plan import plan_list
 from redhorn.sql.compiler import compile_count, compile_select
@@ -34,20 +36,46 @@ class PreparedList(msgspec.Struct, frozen=True):
     plan: ListPlan
     statement: Statement
     count_statement: Statement | None
+    # `$expand`'s navigations, planned; the page's rows then carry their linking columns too.
+    expand: tuple[ExpandNode, ...] = ()
 
 
 def prepare_list(
-    dialect: Dialect, table: Table, options: QueryOptions, *, page_size: int, token: PageToken | None
+    dialect: Dialect,
+    table: Table,
+    options: QueryOptions,
+    *,
+    page_size: int,
+    token: PageToken | None,
+    database: Database | None = None,
+    max_expand_depth: int = 2,
+    limits: QueryLimits | None = None,
 ) -> PreparedList:
     """The plan and statements of one page of a list request, in `dialect`.
 
+    With `$expand` (which needs `database`, where the navigations lead), rows are read as values,
+    not as the engine's JSON, since the expanded rows are nested into them in Python.
+
     Raises:
-        InvalidQuery: unknown properties or a filter that does not fit the table.
+        InvalidQuery: unknown properties or navigations, or a filter that does not fit the table.
         InvalidSkipToken: a token whose values do not fit this table's order.
     """
-    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
+    expand: tuple[ExpandNode, ...] = ()
+    if options.expand_text is not None:
+        if database is None:
+            raise InvalidQuery("$expand is not supported here", target="$expand")
+        expand = plan_expand(
+            database, table, options.expand_text, max_depth=max_expand_depth, limits=limits or QueryLimits()
+        )
+    json_rows = dialect.renders_json_rows and not expand
+    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=json_rows)
+    if expand:
+        query = msgspec.structs.replace(
+            plan.query, columns=with_columns(table, plan.query.columns, link_columns(expand))
+        )
+        plan = msgspec.structs.replace(plan, query=query)
     count_statement = compile_count(dialect, plan.count) if plan.count is not None else None
-    return PreparedList(options, plan, compile_select(dialect, plan.query), count_statement)
+    return PreparedList(options, plan, compile_select(dialect, plan.query), count_statement, expand)
 
 
 def prepare_page(
@@ -62,6 +90,8 @@ def prepare_page(
     pairs: list[tuple[str, str]],
     page_size: int,
     user: str,
+    schema: Database | None = None,
+    max_expand_depth: int = 2,
 ) -> PreparedList:
     """A list request's page parsed, planned and compiled, or the first page prepared before.
 
@@ -77,7 +107,16 @@ def prepare_page(
     token: PageToken | None = None
     if options.skiptoken is not None:
         token = verify_page_token(token_key, binding_of(database, table, options, user), options.skiptoken)
-    prepared = prepare_list(dialect, table, options, page_size=page_size, token=token)
+    prepared = prepare_list(
+        dialect,
+        table,
+        options,
+        page_size=page_size,
+        token=token,
+        database=schema,
+        max_expand_depth=max_expand_depth,
+        limits=limits,
+    )
     if token is None:
         cache.put(key, prepared)
     return prepared

@@ -12,8 +12,13 @@ from typing import Any
 from redhorn.encoding import encode_row
 from redhorn.engines.base import Engine
 from redhorn.metadata import Table
+from redhorn.odata.apply import parse_apply
+from redhorn.odata.parser import QueryLimits, QueryOptions
+from redhorn.query.aggregate import AggregatePlan, apply_binding, cut_grouped_page, plan_aggregate
+from redhorn.query.paging import PageToken, verify_page_token
 from redhorn.query.plan import plan_key_prefix
 from redhorn.query.prepared import PreparedList
+from redhorn.sql.aggregate import compile_aggregate, compile_aggregate_count
 from redhorn.sql.compiler import compile_select
 from redhorn.sql.select import SelectQuery
 
@@ -49,3 +54,44 @@ async def read_rows_by_key_prefix(
     rows = await engine.fetch(database, compile_select(engine.dialect, query), timeout=timeout)
     width = len(query.output)
     return [bytes(row[0]) if query.json_rows else encode_row(query.output, row[:width]) for row in rows]
+
+
+async def fetch_grouped(
+    engine: Engine,
+    database: str,
+    table: Table,
+    options: QueryOptions,
+    limits: QueryLimits,
+    token_key: bytes,
+    user: str,
+    *,
+    page_size: int,
+    timeout: float,
+) -> tuple[AggregatePlan, Rows, str | None, int | None]:
+    """A page of `$apply`'s groups, the next page's token when there is one, and `$count` when asked.
+
+    Grouped pages are not cached as first pages are: each `$apply` text plans afresh.
+
+    Raises:
+        InvalidQuery: a transformation, property or aggregate that does not fit the table.
+        InvalidSkipToken: a token this server did not make for this very grouped query and user.
+    """
+    assert options.apply_text is not None
+    apply = parse_apply(options.apply_text, limits)
+    binding = apply_binding(database, table, options.apply_text, options, user)
+    token: PageToken | None = None
+    if options.skiptoken is not None:
+        token = verify_page_token(token_key, binding, options.skiptoken)
+    plan = plan_aggregate(table, apply, options, page_size=page_size, token=token)
+    statement = compile_aggregate(engine.dialect, plan.query)
+    count: int | None = None
+    if plan.count is None:
+        rows = await engine.fetch(database, statement, timeout=timeout)
+    else:
+        rows, counted = await asyncio.gather(
+            engine.fetch(database, statement, timeout=timeout),
+            engine.fetch(database, compile_aggregate_count(engine.dialect, plan.count), timeout=timeout),
+        )
+        count = int(counted[0][0])
+    page, next_token = cut_grouped_page(plan, [tuple(row) for row in rows], token_key, binding)
+    return plan, page, next_token, count

@@ -29,7 +29,7 @@ def test_options_are_case_insensitive_and_custom_options_ignored():
         pytest.param([("$skip", "2147483648")], "at most", id="huge-skip"),
         pytest.param([("$count", "yes")], "'true' or 'false'", id="count-not-bool"),
         pytest.param([("$foo", "1")], "Unknown query option '$foo'", id="unknown-option"),
-        pytest.param([("$expand", "Lines")], "not supported", id="expand"),
+        pytest.param([("$search", "blue")], "not supported", id="search"),
         pytest.param([("$top", "1"), ("$TOP", "2")], "more than once", id="repeated"),
         pytest.param([("$format", "xml")], "Unsupported $format", id="format"),
         pytest.param([("$orderby", "Name sideways")], "Unknown sort direction", id="direction"),
