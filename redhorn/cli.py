@@ -145,6 +145,7 @@ def check_address_free(host: str, port: int) -> None:
         raise CommandError(
             f"Cannot listen on {host}:{port}: {exc.strerror}; set --host or Server.Host to an address of this machine"
         ) from None
+    unavailable = 0
     for family, kind, protocol, _, address in addresses:
         try:
             _bind_and_close(family, kind, protocol, address)
@@ -155,11 +156,17 @@ def check_address_free(host: str, port: int) -> None:
                     "with --port or Server.Port"
                 ) from None
             if exc.errno == errno.EADDRNOTAVAIL:
-                continue  # an address family this machine has not enabled: the server skips it too
+                unavailable += 1  # an address family this machine has not enabled: the server skips it too
+                continue
             raise CommandError(
                 f"Cannot listen on {host}:{port}: {exc.strerror}; choose another address or port "
                 "with --host/--port or Server.Host/Server.Port"
             ) from None
+    if addresses and unavailable == len(addresses):
+        raise CommandError(
+            f"Cannot listen on {host}:{port}: it is not an address of this machine; "
+            "set --host or Server.Host to one of its addresses"
+        )
 
 
 def _bind_and_close(family: int, kind: int, protocol: int, address: Any) -> None:

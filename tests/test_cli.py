@@ -363,7 +363,6 @@ def test_a_host_name_that_does_not_resolve_is_named():
         check_address_free("no-such-host.invalid", 8443)
 
 
-@pytest.mark.xfail(strict=True, reason="cli.py check_address_free skips EADDRNOTAVAIL for any address (reported)")
 def test_an_address_that_is_not_this_machines_is_refused_before_serving():
     # 192.0.2.1 (TEST-NET-1) is on no machine: binding to it fails with EADDRNOTAVAIL, as uvicorn's will.
     with pytest.raises(CommandError):

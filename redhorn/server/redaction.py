@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote_plus
 
 from redhorn.auth.backends import CREDENTIAL_PARAMETERS
@@ -47,7 +48,9 @@ class RedactSecrets(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
-        elif isinstance(record.msg, str):
+        elif isinstance(record.args, Mapping):  # `logger.info("%(line)s", {"line": ...})`
+            record.args = {name: redact(arg) if isinstance(arg, str) else arg for name, arg in record.args.items()}
+        if isinstance(record.msg, str):
             record.msg = redact(record.msg)
         return True
 
