@@ -4,13 +4,23 @@ segments and conditional headers, and build links and entity tags."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+import msgspec
 from starlette.requests import Request
 
 from redhorn.auth.backends import require_principal
+from redhorn.endpoints.disconnect import while_connected
+from redhorn.metadata import Table
 from redhorn.middleware.https import route_path
+from redhorn.odata.parser import parse_query_options
+from redhorn.query.aggregate import AggregatePlan
+from redhorn.query.paging import binding_of, cut_page, page_size_of
+from redhorn.query.prepared import PreparedList, prepare_page
 from redhorn.query.resolve import Target, resolve_target
+from redhorn.query.rows import Rows, fetch_grouped, fetch_page
 from redhorn.state import State
 
 JSON = "application/json; odata.metadata=minimal"
@@ -70,3 +80,93 @@ def next_link(request: Request, token: str) -> str:
 def resource_url(request: Request) -> str:
     """The URL of the path without its query string and trailing slash."""
     return str(request.url.replace(query="")).rstrip("/")
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list request, read: its rows (cut to the page), `$count`, and the next page's token."""
+
+    prepared: PreparedList
+    rows: Rows
+    count: int | None
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Groups:
+    """One page of a list request with `$apply`: the grouped rows, `$count`, and the next page's token."""
+
+    plan: AggregatePlan
+    rows: Rows
+    count: int | None
+    token: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ListRequest:
+    """What both roots read for a list: the page size asked for, the `$`-options, and what was applied."""
+
+    page_size: int
+    pairs: list[tuple[str, str]]
+    headers: dict[str, str] | None
+
+    @property
+    def grouped(self) -> bool:
+        return any(name.lower() == "$apply" for name, _ in self.pairs)
+
+
+def list_request(request: Request, state: State) -> ListRequest:
+    """The page size (`Prefer: odata.maxpagesize`, with its `Preference-Applied`) and the query pairs."""
+    page_size, applied = page_size_of(request.headers.get("prefer"), state.settings.query.max_page_size)
+    headers = {"Preference-Applied": applied} if applied else None
+    return ListRequest(page_size, query_pairs(request), headers)
+
+
+async def read_page(request: Request, state: State, target: Target, table: Table, asked: ListRequest) -> Page:
+    """prepare (parse, plan, compile; first pages cached) -> fetch (stopped if the client leaves) -> page."""
+    database, user = target.database.name, target.principal.username
+    prepared = prepare_page(
+        state.prepared,
+        state.metadata_cache.generation,
+        state.engine.dialect,
+        state.limits,
+        state.page_token_key,
+        database=database,
+        table=table,
+        pairs=asked.pairs,
+        page_size=asked.page_size,
+        user=user,
+        schema=target.database,
+        max_expand_depth=state.settings.query.max_expand_depth,
+    )
+    timeout = state.settings.query.statement_timeout_seconds
+    rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
+    binding = binding_of(database, table, prepared.options, user)
+    page, token = cut_page(prepared.plan, rows, state.page_token_key, binding)
+    return Page(prepared, page, count, token)
+
+
+async def read_groups(request: Request, state: State, target: Target, table: Table, asked: ListRequest) -> Groups:
+    """`$apply`: parse, plan, compile and fetch a page of groups (never cached: each text plans afresh)."""
+    options = parse_query_options(asked.pairs, state.limits)
+    grouped: tuple[AggregatePlan, Rows, str | None, int | None] = await while_connected(
+        request.receive,
+        fetch_grouped(
+            state.engine,
+            target.database.name,
+            table,
+            options,
+            state.limits,
+            state.page_token_key,
+            target.principal.username,
+            page_size=asked.page_size,
+            timeout=state.settings.query.statement_timeout_seconds,
+        ),
+    )
+    plan, rows, token, count = grouped
+    return Groups(plan, rows, count, token)
+
+
+def unset_if_none(value: Any) -> Any:
+    """msgspec's UNSET for an absent envelope member (`@odata.count`, `@odata.nextLink`)."""
+    return msgspec.UNSET if value is None else value

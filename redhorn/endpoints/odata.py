@@ -28,7 +28,15 @@ from starlette.responses import Response
 
 from redhorn.auth.backends import require_principal
 from redhorn.encoding import ODataPage, ServiceDocument, ServiceEntry, encode, rows_to_structs
-from redhorn.endpoints._common import next_link, query_pairs, state_of
+from redhorn.endpoints._common import (
+    list_request,
+    next_link,
+    query_pairs,
+    read_groups,
+    read_page,
+    state_of,
+    unset_if_none,
+)
 from redhorn.endpoints.disconnect import while_connected
 from redhorn.errors import ApiError, InvalidQuery, MethodNotAllowed, ResourceNotFound, RowNotFound, handle_api_error
 from redhorn.metadata import Database, Table
@@ -38,11 +46,9 @@ from redhorn.odata.parser import parse_query_options
 from redhorn.odata.values import convert_objects, convert_tuples, row_converters
 from redhorn.query.aggregate import grouped_objects
 from redhorn.query.expand import Expander, as_rows, plan_expand, read_expanded_row, shown_rows
-from redhorn.query.paging import binding_of, cut_page, page_size_of
 from redhorn.query.plan import plan_count, plan_key
-from redhorn.query.prepared import prepare_page
 from redhorn.query.resolve import Target, resolve_table, resolve_target
-from redhorn.query.rows import fetch_grouped, fetch_page, read_row
+from redhorn.query.rows import read_row
 from redhorn.sql.compiler import compile_count
 from redhorn.state import State
 
@@ -262,55 +268,24 @@ def _context(request: Request, set_name: str, select: tuple[str, ...] | None, ta
 async def _page(request: Request, state: State, target: Target, table: Table, set_name: str) -> Response:
     """A page of the set with server-driven paging, exactly as `/api` pages it."""
     database = target.database.name
-    user = target.principal.username
-    page_size, applied = page_size_of(request.headers.get("prefer"), state.settings.query.max_page_size)
-    headers = {"Preference-Applied": applied} if applied else None
-    pairs = query_pairs(request)
+    asked = list_request(request, state)
+    headers = asked.headers
     timeout = state.settings.query.statement_timeout_seconds
-    if any(name.lower() == "$apply" for name, _ in pairs):
-        options = parse_query_options(pairs, state.limits)
-        plan, groups, token, count = await while_connected(
-            request.receive,
-            fetch_grouped(
-                state.engine,
-                database,
-                table,
-                options,
-                state.limits,
-                state.page_token_key,
-                user,
-                page_size=page_size,
-                timeout=timeout,
-            ),
-        )
-        result = plan.query.result
-        group_objects = grouped_objects(plan, groups)
+    if asked.grouped:
+        groups = await read_groups(request, state, target, table, asked)
+        result = groups.plan.query.result
+        group_objects = grouped_objects(groups.plan, groups.rows)
         convert_objects(group_objects, row_converters(result, result.columns))  # dates, times of keys and min/max
         names = ",".join(column.name for column in result.columns)
         grouped = ODataPage(
             context=f"{service_root(request)}$metadata#{set_name}({names})",
-            count=msgspec.UNSET if count is None else count,
+            count=unset_if_none(groups.count),
             value=group_objects,
-            next_link=msgspec.UNSET if token is None else next_link(request, token),
+            next_link=unset_if_none(next_link(request, groups.token) if groups.token is not None else None),
         )
         return Response(encode(grouped), media_type=ODATA_JSON, headers=headers)
-    prepared = prepare_page(
-        state.prepared,
-        state.metadata_cache.generation,
-        state.engine.dialect,
-        state.limits,
-        state.page_token_key,
-        database=database,
-        table=table,
-        pairs=pairs,
-        page_size=page_size,
-        user=user,
-        schema=target.database,
-        max_expand_depth=state.settings.query.max_expand_depth,
-    )
-    rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
-    binding = binding_of(database, table, prepared.options, user)
-    rows, token = cut_page(prepared.plan, rows, state.page_token_key, binding)
+    read = await read_page(request, state, target, table, asked)
+    prepared, rows, count, token = read.prepared, read.rows, read.count, read.token
     query = prepared.plan.query
     converters = row_converters(table, query.output)
     value: Any
@@ -334,9 +309,9 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         value = rows_to_structs(query.output, convert_tuples(rows, width, converters))
     page = ODataPage(
         context=_context(request, set_name, prepared.options.select, table),
-        count=msgspec.UNSET if count is None else count,
+        count=unset_if_none(count),
         value=value,
-        next_link=msgspec.UNSET if token is None else next_link(request, token),
+        next_link=unset_if_none(next_link(request, token) if token is not None else None),
     )
     return Response(encode(page), media_type=ODATA_JSON, headers=headers)
 

@@ -7,7 +7,6 @@ request -> target (auth, resolve, licence) -> prepare (parse, plan, compile; cac
 
 from __future__ import annotations
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,21 +15,23 @@ from redhorn.endpoints._common import (
     JSON,
     entity_tag,
     key_segments,
+    list_request,
     next_link,
     none_match,
     query_pairs,
+    read_groups,
+    read_page,
     state_of,
     target_of,
+    unset_if_none,
 )
 from redhorn.endpoints.disconnect import while_connected
 from redhorn.errors import InvalidQuery, RowNotFound
 from redhorn.odata.parser import parse_query_options
 from redhorn.query.aggregate import grouped_objects
 from redhorn.query.expand import Expander, as_rows, plan_expand, read_expanded_row, shown_rows
-from redhorn.query.paging import binding_of, cut_page, page_size_of
 from redhorn.query.plan import parse_key, plan_count, plan_key
-from redhorn.query.prepared import prepare_page
-from redhorn.query.rows import fetch_grouped, fetch_page, read_row
+from redhorn.query.rows import read_row
 from redhorn.sql.compiler import compile_count
 
 
@@ -39,62 +40,30 @@ async def list_rows(request: Request) -> Response:
     state = state_of(request)
     target = target_of(request, state)
     table, database = target.require_table(), target.database.name
-    user = target.principal.username
-    page_size, applied = page_size_of(request.headers.get("prefer"), state.settings.query.max_page_size)
-    headers = {"Preference-Applied": applied} if applied else None
-    pairs = query_pairs(request)
-    timeout = state.settings.query.statement_timeout_seconds
-    if any(name.lower() == "$apply" for name, _ in pairs):
-        options = parse_query_options(pairs, state.limits)
-        plan, groups, token, count = await while_connected(
-            request.receive,
-            fetch_grouped(
-                state.engine,
-                database,
-                table,
-                options,
-                state.limits,
-                state.page_token_key,
-                user,
-                page_size=page_size,
-                timeout=timeout,
-            ),
-        )
-        link = next_link(request, token) if token is not None else None
+    asked = list_request(request, state)
+    headers = asked.headers
+    if asked.grouped:
+        groups = await read_groups(request, state, target, table, asked)
         grouped = ListEnvelope(
-            count=msgspec.UNSET if count is None else count,
-            value=grouped_objects(plan, groups),
-            next_link=msgspec.UNSET if link is None else link,
+            count=unset_if_none(groups.count),
+            value=grouped_objects(groups.plan, groups.rows),
+            next_link=unset_if_none(next_link(request, groups.token) if groups.token is not None else None),
         )
         return Response(encode(grouped), media_type=JSON, headers=headers)
-    prepared = prepare_page(
-        state.prepared,
-        state.metadata_cache.generation,
-        state.engine.dialect,
-        state.limits,
-        state.page_token_key,
-        database=database,
-        table=table,
-        pairs=pairs,
-        page_size=page_size,
-        user=user,
-        schema=target.database,
-        max_expand_depth=state.settings.query.max_expand_depth,
-    )
-    rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
-    binding = binding_of(database, table, prepared.options, user)
-    rows, token = cut_page(prepared.plan, rows, state.page_token_key, binding)
-    link = next_link(request, token) if token is not None else None
+    page = await read_page(request, state, target, table, asked)
+    prepared, rows, count = page.prepared, page.rows, page.count
+    link = next_link(request, page.token) if page.token is not None else None
+    timeout = state.settings.query.statement_timeout_seconds
     query = prepared.plan.query
     if prepared.expand:
         # The page's rows, keyed by property, get each navigation's rows: one statement per navigation.
         expander = Expander(state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows)
-        page = as_rows(query.columns, rows)
-        await while_connected(request.receive, expander.expand(prepared.expand, page))
+        keyed = as_rows(query.columns, rows)
+        await while_connected(request.receive, expander.expand(prepared.expand, keyed))
         envelope = ListEnvelope(
-            count=msgspec.UNSET if count is None else count,
-            value=shown_rows(table, query.output, prepared.expand, page, odata=False),
-            next_link=msgspec.UNSET if link is None else link,
+            count=unset_if_none(count),
+            value=shown_rows(table, query.output, prepared.expand, keyed, odata=False),
+            next_link=unset_if_none(link),
         )
         body = encode(envelope)
     elif query.json_rows:

@@ -18,18 +18,18 @@ what page 1 costs. The token is signed and bound to the `$apply` text as well as
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from redhorn.errors import InvalidQuery, InvalidSkipToken
+from redhorn.errors import InvalidQuery
 from redhorn.metadata import Column, Table, TypeKind
 from redhorn.odata.apply import Aggregate, AggregateStep, Apply, FilterStep, GroupByStep
 from redhorn.odata.ast import BoolOp, Expression
 from redhorn.odata.binder import bind_filter, column_value_type
 from redhorn.odata.parser import QueryOptions
-from redhorn.query.paging import PageToken, query_binding, sign_page_token
+from redhorn.query.paging import PageToken, query_binding, seek_values, sign_page_token
 from redhorn.sql.aggregate import AggregateColumn, AggregateQuery
 from redhorn.sql.select import OrderColumn
 
@@ -193,7 +193,7 @@ def plan_aggregate(
     remaining = None if options.top is None else max(options.top - delivered, 0)
     take = page_size if remaining is None else min(page_size, remaining)
     more_possible = bool(groups) and (remaining is None or remaining > take)
-    seek = _seek_values(order, token) if token is not None else None
+    seek = seek_values(order, token, of="grouped result") if token is not None else None
     query = AggregateQuery(
         table=table,
         groups=groups,
@@ -216,22 +216,6 @@ def _bind_step_filter(step: FilterStep, table: Table) -> Expression:
         return bind_filter(step.condition, table)
     except InvalidQuery as exc:
         raise InvalidQuery(f"In filter() of $apply: {exc.message}", target="$apply", position=step.position) from None
-
-
-def _seek_values(order: tuple[OrderColumn, ...], token: PageToken) -> tuple[Any, ...]:
-    if len(token.values) != len(order):
-        raise InvalidSkipToken("$skiptoken does not fit this grouped result any more", target="$skiptoken")
-    return tuple(_coerce(entry.column, value) for entry, value in zip(order, token.values, strict=True))
-
-
-def _coerce(column: Column, value: Any) -> Any:
-    """A token's value as the column holds it: decimals travel as strings, to stay exact."""
-    if column.kind == "decimal" and isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
-    return value
 
 
 def apply_binding(database: str, table: Table, apply_text: str, options: QueryOptions, user: str) -> str:

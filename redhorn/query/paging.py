@@ -16,15 +16,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import msgspec
 
 from redhorn.errors import InvalidSkipToken
-from redhorn.metadata import Table
+from redhorn.metadata import Column, Table
 from redhorn.middleware.limits import header_number
 from redhorn.odata.parser import QueryOptions
-from redhorn.sql.select import CountQuery, SelectQuery
+from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 
 
 class PageToken(msgspec.Struct, frozen=True, array_like=True):
@@ -138,3 +139,23 @@ def cut_page(
         return rows, None
     page = rows[: plan.page_size]
     return page, sign_page_token(key, binding, next_page_token(plan, page))
+
+
+def seek_values(order: tuple[OrderColumn, ...], token: PageToken, *, of: str = "resource") -> tuple[Any, ...]:
+    """A token's order-by values, each as its column holds it (decimals travel as strings, to stay exact).
+
+    Raises:
+        InvalidSkipToken: the token's values do not fit the order any more, or are malformed.
+    """
+    if len(token.values) != len(order):
+        raise InvalidSkipToken(f"$skiptoken does not fit this {of} any more", target="$skiptoken")
+    return tuple(_typed(entry.column, value) for entry, value in zip(order, token.values, strict=True))
+
+
+def _typed(column: Column, value: Any) -> Any:
+    if column.kind == "decimal" and isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
+    return value

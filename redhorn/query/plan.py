@@ -11,12 +11,12 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from redhorn.errors import InvalidKey, InvalidQuery, InvalidSkipToken
+from redhorn.errors import InvalidKey, InvalidQuery
 from redhorn.metadata import Column, Table
 from redhorn.odata.ast import BoolOp, Compare, Expression, Literal, Property
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
-from redhorn.query.paging import ListPlan, PageToken
+from redhorn.query.paging import ListPlan, PageToken, seek_values
 from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 
 
@@ -81,7 +81,7 @@ def plan_list(
     offset = options.skip
     if token is not None:
         if table.key:
-            seek = _seek_values(order, token)
+            seek = seek_values(order, token)
             offset = 0
         else:
             offset = token.offset or 0
@@ -103,21 +103,6 @@ def plan_list(
     )
     count = CountQuery(table, where) if options.count else None
     return ListPlan(query, take, delivered, more_possible, count)
-
-
-def _seek_values(order: tuple[OrderColumn, ...], token: PageToken) -> tuple[Any, ...]:
-    if len(token.values) != len(order):
-        raise InvalidSkipToken("$skiptoken does not fit this resource any more", target="$skiptoken")
-    return tuple(_coerce(entry.column, value) for entry, value in zip(order, token.values, strict=True))
-
-
-def _coerce(column: Column, value: Any) -> Any:
-    if column.kind == "decimal" and isinstance(value, str):
-        try:
-            return Decimal(value)
-        except InvalidOperation:
-            raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
-    return value
 
 
 def plan_count(table: Table, options: QueryOptions) -> CountQuery:

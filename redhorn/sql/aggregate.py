@@ -25,7 +25,7 @@ import msgspec
 
 from redhorn.metadata import Column, Table
 from redhorn.odata.ast import Expression
-from redhorn.sql.compiler import compile_condition, compile_seek
+from redhorn.sql.compiler import compile_condition, compile_order_and_paging, compile_seek
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.select import OrderColumn
 from redhorn.sql.statement import Statement
@@ -117,16 +117,7 @@ def _grouped_select(dialect: Dialect, query: AggregateQuery, prefix: str, seek_i
 
 
 def _order_and_paging(dialect: Dialect, query: AggregateQuery, params: list[Any]) -> str:
-    sql = ""
-    if query.order:
-        sql += " ORDER BY " + ", ".join(
-            dialect.quote_ident(entry.column.sql_name) + (" DESC" if entry.descending else "") for entry in query.order
-        )
-    elif dialect.paging_needs_order_by and query.offset:
-        sql += " ORDER BY (SELECT NULL)"
-    paging, paging_params = dialect.limit_offset(query.limit, query.offset)
-    params.extend(paging_params)
-    return sql + paging
+    return compile_order_and_paging(dialect, query.order, query.limit, query.offset, params)
 
 
 def compile_aggregate(dialect: Dialect, query: AggregateQuery) -> Statement:

@@ -82,15 +82,24 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
         conditions.append(compile_seek(dialect, query.order, query.seek, params))
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
-    if query.order:
+    sql += compile_order_and_paging(dialect, query.order, query.limit, query.offset, params)
+    return Statement(sql, tuple(dialect.adapt_parameter(value) for value in params))
+
+
+def compile_order_and_paging(
+    dialect: Dialect, order: tuple[OrderColumn, ...], limit: int | None, offset: int, params: list[Any]
+) -> str:
+    """`ORDER BY` and the dialect's paging clause; its values are appended to `params`."""
+    sql = ""
+    if order:
         sql += " ORDER BY " + ", ".join(
-            dialect.quote_ident(entry.column.sql_name) + (" DESC" if entry.descending else "") for entry in query.order
+            dialect.quote_ident(entry.column.sql_name) + (" DESC" if entry.descending else "") for entry in order
         )
-    elif dialect.paging_needs_order_by and query.offset:
+    elif dialect.paging_needs_order_by and offset:
         sql += " ORDER BY (SELECT NULL)"
-    paging, paging_params = dialect.limit_offset(query.limit, query.offset)
+    paging, paging_params = dialect.limit_offset(limit, offset)
     params.extend(paging_params)
-    return Statement(sql + paging, tuple(dialect.adapt_parameter(value) for value in params))
+    return sql + paging
 
 
 def compile_count(dialect: Dialect, query: CountQuery) -> Statement:
