@@ -29,7 +29,7 @@ from redhorn.odata.apply import Aggregate, AggregateStep, Apply, FilterStep, Gro
 from redhorn.odata.ast import BoolOp, Expression
 from redhorn.odata.binder import bind_filter, column_value_type
 from redhorn.odata.parser import QueryOptions
-from redhorn.query.paging import PageToken, query_binding, seek_values, sign_page_token
+from redhorn.query.paging import PageToken, page_window, query_binding, seek_values, sign_page_token
 from redhorn.sql.aggregate import AggregateColumn, AggregateQuery
 from redhorn.sql.select import OrderColumn
 
@@ -189,10 +189,8 @@ def plan_aggregate(
     if options.filter is not None:
         having = _and(having, bind_filter(options.filter, result))
     order = _order(result, options, groups)
-    delivered = token.delivered if token else 0
-    remaining = None if options.top is None else max(options.top - delivered, 0)
-    take = page_size if remaining is None else min(page_size, remaining)
-    more_possible = bool(groups) and (remaining is None or remaining > take)
+    delivered, take, more_possible = page_window(options.top, token, page_size)
+    more_possible = more_possible and bool(groups)  # without groups the result is one row
     seek = seek_values(order, token, of="grouped result") if token is not None else None
     query = AggregateQuery(
         table=table,

@@ -159,3 +159,15 @@ def _typed(column: Column, value: Any) -> Any:
         except InvalidOperation:
             raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
     return value
+
+
+def page_window(top: int | None, token: PageToken | None, page_size: int) -> tuple[int, int, bool]:
+    """How many rows the pull has delivered, how many this page takes, and whether more may follow.
+
+    `$top` bounds the whole pull, so a page takes at most what is left of it; one more row than the
+    page is read only when another page may follow.
+    """
+    delivered = token.delivered if token else 0
+    remaining = None if top is None else max(top - delivered, 0)
+    take = page_size if remaining is None else min(page_size, remaining)
+    return delivered, take, remaining is None or remaining > take

@@ -16,7 +16,7 @@ from redhorn.metadata import Column, Table
 from redhorn.odata.ast import BoolOp, Compare, Expression, Literal, Property
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
-from redhorn.query.paging import ListPlan, PageToken, seek_values
+from redhorn.query.paging import ListPlan, PageToken, page_window, seek_values
 from redhorn.sql.select import CountQuery, OrderColumn, SelectQuery
 
 
@@ -73,10 +73,7 @@ def plan_list(
     output = select_columns(table, options.select)
     order = order_columns(table, options.order_by)
     where = bind_filter(options.filter, table) if options.filter is not None else None
-    delivered = token.delivered if token else 0
-    remaining = None if options.top is None else max(options.top - delivered, 0)
-    take = page_size if remaining is None else min(page_size, remaining)
-    more_possible = remaining is None or remaining > take
+    delivered, take, more_possible = page_window(options.top, token, page_size)
     seek: tuple[Any, ...] | None = None
     offset = options.skip
     if token is not None:
