@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
 import msgspec
@@ -35,6 +36,10 @@ from redhorn.metadata import Column
 
 ENCODER = msgspec.json.Encoder(decimal_format="number")
 """The process's one JSON encoder; `decimal_format="number"` is the decimal policy above."""
+
+ROW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+"""Reads back a row an engine rendered as JSON, numbers as Decimal, so that a SQL Server decimal
+keeps every digit on its way from the row's JSON to the answer."""
 
 # Field types with what the OpenAPI document says of them; msgspec checks Meta only when decoding.
 Uri = Annotated[str, msgspec.Meta(extra_json_schema={"format": "uri"})]

@@ -18,7 +18,6 @@ import gzip
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -27,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from redhorn.auth.backends import require_principal
-from redhorn.encoding import ODataPage, ServiceDocument, ServiceEntry, encode, rows_to_structs
+from redhorn.encoding import ROW_DECODER, ODataPage, ServiceDocument, ServiceEntry, encode, rows_to_structs
 from redhorn.endpoints._common import (
     list_request,
     next_link,
@@ -45,7 +44,7 @@ from redhorn.odata.keys import ResourcePath, key_values, parse_resource_path
 from redhorn.odata.parser import parse_query_options
 from redhorn.odata.values import convert_objects, convert_tuples, row_converters
 from redhorn.query.aggregate import grouped_objects
-from redhorn.query.expand import Expander, as_rows, plan_expand, read_expanded_row, shown_rows
+from redhorn.query.expand import Expander, as_array, as_object, plan_expand, read_expanded_row
 from redhorn.query.plan import plan_count, plan_key
 from redhorn.query.resolve import Target, resolve_table, resolve_target
 from redhorn.query.rows import read_row
@@ -58,9 +57,6 @@ ODATA_VERSION = "4.0"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Options that mean something on one entity: the rest (paging, filtering) only on a set.
 _ENTITY_OPTIONS = frozenset({"$select", "$format", "$expand"})
-
-# Numbers as Decimal: SQL Server's decimals keep every digit from the row's JSON to the answer.
-_ROW_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -293,13 +289,11 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         expander = Expander(
             state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows, odata=True
         )
-        page_rows = as_rows(query.columns, rows)
-        await while_connected(request.receive, expander.expand(prepared.expand, page_rows))
-        value = shown_rows(table, query.output, prepared.expand, page_rows, odata=True)
+        value = as_array(await while_connected(request.receive, expander.render(query, prepared.expand, rows)))
     elif query.json_rows:
         joined = b"[" + b",".join(bytes(row[0]) for row in rows) + b"]"
         if converters:
-            objects: list[dict[str, Any]] = _ROW_DECODER.decode(joined)
+            objects: list[dict[str, Any]] = ROW_DECODER.decode(joined)
             convert_objects(objects, converters)
             value = objects
         else:
@@ -346,6 +340,7 @@ async def _entity(
             options.expand_text,
             max_depth=state.settings.query.max_expand_depth,
             limits=state.limits,
+            json_rows=state.engine.dialect.renders_json_rows,
         )
         expander = Expander(
             state.engine,
@@ -354,12 +349,13 @@ async def _entity(
             max_rows=state.settings.query.max_expanded_rows,
             odata=True,
         )
-        row = await while_connected(request.receive, read_expanded_row(expander, query, nodes))
+        found = await while_connected(request.receive, read_expanded_row(expander, query, nodes))
+        row = None if found is None else as_object(found)
     else:
         body = await while_connected(
             request.receive, read_row(state.engine, target.database.name, query, timeout=timeout)
         )
-        row = None if body is None else _ROW_DECODER.decode(body)
+        row = None if body is None else ROW_DECODER.decode(body)
         if row is not None:
             convert_objects([row], row_converters(table, query.output))
     if row is None:

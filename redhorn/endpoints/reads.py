@@ -29,7 +29,7 @@ from redhorn.endpoints.disconnect import while_connected
 from redhorn.errors import InvalidQuery, RowNotFound
 from redhorn.odata.parser import parse_query_options
 from redhorn.query.aggregate import grouped_objects
-from redhorn.query.expand import Expander, as_rows, plan_expand, read_expanded_row, shown_rows
+from redhorn.query.expand import Expander, as_array, as_bytes, plan_expand, read_expanded_row
 from redhorn.query.plan import parse_key, plan_count, plan_key
 from redhorn.query.rows import read_row
 from redhorn.sql.compiler import compile_count
@@ -58,13 +58,8 @@ async def list_rows(request: Request) -> Response:
     if prepared.expand:
         # The page's rows, keyed by property, get each navigation's rows: one statement per navigation.
         expander = Expander(state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows)
-        keyed = as_rows(query.columns, rows)
-        await while_connected(request.receive, expander.expand(prepared.expand, keyed))
-        envelope = ListEnvelope(
-            count=unset_if_none(count),
-            value=shown_rows(table, query.output, prepared.expand, keyed, odata=False),
-            next_link=unset_if_none(link),
-        )
+        rendered = await while_connected(request.receive, expander.render(query, prepared.expand, rows))
+        envelope = ListEnvelope(count=unset_if_none(count), value=as_array(rendered), next_link=unset_if_none(link))
         body = encode(envelope)
     elif query.json_rows:
         body = encode_json_list([row[0] for row in rows], count=count, next_link=link)
@@ -98,12 +93,14 @@ async def get_row(request: Request) -> Response:
             options.expand_text,
             max_depth=state.settings.query.max_expand_depth,
             limits=state.limits,
+            json_rows=state.engine.dialect.renders_json_rows,
         )
         expander = Expander(state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows)
         found = await while_connected(
-            request.receive, read_expanded_row(expander, plan_key(table, key, options.select), nodes)
+            request.receive,
+            read_expanded_row(expander, plan_key(table, key, options.select, json_rows=json_rows), nodes),
         )
-        body = None if found is None else encode(found)
+        body = None if found is None else as_bytes(found)
     else:
         body = await read_row(
             state.engine, database, plan_key(table, key, options.select, json_rows=json_rows), timeout=timeout

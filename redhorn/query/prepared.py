@@ -53,8 +53,8 @@ def prepare_list(
 ) -> PreparedList:
     """The plan and statements of one page of a list request, in `dialect`.
 
-    With `$expand` (which needs `database`, where the navigations lead), rows are read as values,
-    not as the engine's JSON, since the expanded rows are nested into them in Python.
+    With `$expand` (which needs `database`, where the navigations lead), the page's rows also
+    read the columns its navigations link on.
 
     Raises:
         InvalidQuery: unknown properties or navigations, or a filter that does not fit the table.
@@ -65,10 +65,14 @@ def prepare_list(
         if database is None:
             raise InvalidQuery("$expand is not supported here", target="$expand")
         expand = plan_expand(
-            database, table, options.expand_text, max_depth=max_expand_depth, limits=limits or QueryLimits()
+            database,
+            table,
+            options.expand_text,
+            max_depth=max_expand_depth,
+            limits=limits or QueryLimits(),
+            json_rows=dialect.renders_json_rows,
         )
-    json_rows = dialect.renders_json_rows and not expand
-    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=json_rows)
+    plan = plan_list(table, options, page_size=page_size, token=token, json_rows=dialect.renders_json_rows)
     if expand:
         query = msgspec.structs.replace(
             plan.query, columns=with_columns(table, plan.query.columns, link_columns(expand))
