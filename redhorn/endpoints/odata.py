@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,8 +28,10 @@ from starlette.responses import Response
 from redhorn.auth.backends import require_principal
 from redhorn.encoding import ROW_DECODER, ODataPage, ServiceDocument, ServiceEntry, encode, rows_to_structs
 from redhorn.endpoints._common import (
+    entity_tag,
     list_request,
     next_link,
+    none_match,
     query_pairs,
     read_groups,
     read_page,
@@ -44,7 +46,7 @@ from redhorn.odata.keys import ResourcePath, key_values, parse_resource_path
 from redhorn.odata.parser import parse_query_options
 from redhorn.odata.values import convert_objects, convert_tuples, row_converters
 from redhorn.query.aggregate import grouped_objects
-from redhorn.query.expand import Expander, as_array, as_object, plan_expand, read_expanded_row
+from redhorn.query.expand import Expander, ExpandNode, as_array, as_object, plan_expand, read_expanded_row
 from redhorn.query.plan import plan_count, plan_key
 from redhorn.query.resolve import Target, resolve_table, resolve_target
 from redhorn.query.rows import read_row
@@ -252,13 +254,27 @@ async def resource(request: Request) -> Response:
     return await _page(request, state, target, table, set_name)
 
 
-def _context(request: Request, set_name: str, select: tuple[str, ...] | None, table: Table, suffix: str = "") -> str:
-    """`<root>$metadata#Orders`, with the `$select`ed properties when there is a selection."""
-    selected = ""
+def _context(
+    request: Request,
+    set_name: str,
+    select: tuple[str, ...] | None,
+    table: Table,
+    suffix: str = "",
+    expand: Sequence[ExpandNode] = (),
+) -> str:
+    """`<root>$metadata#Orders`, with the `$select`ed properties and the expanded navigations when
+    there are any: `Orders(OrderNo,OrderLines(LineNo))`, `Orders(OrderLines())`, as OData 4.0 writes it."""
+    names: list[str] = []
     if select and select != ("*",):
         names = [column.name for column in (table.column(name) for name in select) if column is not None]
-        selected = "(" + ",".join(names) + ")"
-    return f"{service_root(request)}$metadata#{set_name}{selected}{suffix}"
+    selected = ",".join(names + [_expanded(node) for node in expand])
+    return f"{service_root(request)}$metadata#{set_name}{'(' + selected + ')' if selected else ''}{suffix}"
+
+
+def _expanded(node: ExpandNode) -> str:
+    """One expanded navigation in a context URL's select list, with its own selection and expansions."""
+    names = [column.name for column in node.query.output] if node.selected else []
+    return node.navigation.name + "(" + ",".join(names + [_expanded(child) for child in node.children]) + ")"
 
 
 async def _page(request: Request, state: State, target: Target, table: Table, set_name: str) -> Response:
@@ -302,7 +318,7 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         width = len(query.output)
         value = rows_to_structs(query.output, convert_tuples(rows, width, converters))
     page = ODataPage(
-        context=_context(request, set_name, prepared.options.select, table),
+        context=_context(request, set_name, prepared.options.select, table, expand=prepared.expand),
         count=unset_if_none(count),
         value=value,
         next_link=unset_if_none(next_link(request, token) if token is not None else None),
@@ -332,7 +348,10 @@ async def _entity(
     values = key_values(table, path.key, set_name)
     query = plan_key(table, values, options.select, json_rows=state.engine.dialect.renders_json_rows)
     timeout = state.settings.query.statement_timeout_seconds
+    json_rows = state.engine.dialect.renders_json_rows
+    database = target.database.name
     row: dict[str, Any] | None
+    nodes: tuple[ExpandNode, ...] = ()
     if options.expand_text is not None:
         nodes = plan_expand(
             target.database,
@@ -340,25 +359,27 @@ async def _entity(
             options.expand_text,
             max_depth=state.settings.query.max_expand_depth,
             limits=state.limits,
-            json_rows=state.engine.dialect.renders_json_rows,
+            json_rows=json_rows,
         )
         expander = Expander(
-            state.engine,
-            target.database.name,
-            timeout=timeout,
-            max_rows=state.settings.query.max_expanded_rows,
-            odata=True,
+            state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows, odata=True
         )
         found = await while_connected(request.receive, read_expanded_row(expander, query, nodes))
         row = None if found is None else as_object(found)
     else:
-        body = await while_connected(
-            request.receive, read_row(state.engine, target.database.name, query, timeout=timeout)
-        )
+        body = await while_connected(request.receive, read_row(state.engine, database, query, timeout=timeout))
         row = None if body is None else ROW_DECODER.decode(body)
         if row is not None:
             convert_objects([row], row_converters(table, query.output))
     if row is None:
         raise RowNotFound(f"No entity of {set_name!r} has the key ({path.key[:200]})", target="key")
-    context = _context(request, set_name, options.select, table, "/$entity")
-    return Response(encode({"@odata.context": context, **row}), media_type=ODATA_JSON)
+    # The same tag `/api` gives the row (a digest of the whole row as stored), so that a client may
+    # read here and write through `/api` with If-Match.
+    whole = await read_row(state.engine, database, plan_key(table, values, None, json_rows=json_rows), timeout=timeout)
+    tag = entity_tag(whole) if whole is not None else None
+    headers = {"ETag": tag} if tag else None
+    if tag and none_match(tag, request.headers.get("if-none-match")):
+        return Response(status_code=304, headers=headers)
+    context = _context(request, set_name, options.select, table, "/$entity", expand=nodes)
+    annotations = {"@odata.context": context, **({"@odata.etag": tag} if tag else {})}
+    return Response(encode({**annotations, **row}), media_type=ODATA_JSON, headers=headers)

@@ -57,6 +57,8 @@ class ExpandNode(msgspec.Struct, frozen=True):
     query: SelectQuery
     top: int | None
     children: tuple[ExpandNode, ...] = ()
+    # Whether the nested `$select` chose the properties (else all are shown): OData's context URL names them.
+    selected: bool = False
 
 
 def link_columns(nodes: Sequence[ExpandNode]) -> tuple[str, ...]:
@@ -126,7 +128,7 @@ def _plan(database: Database, table: Table, item: ExpandItem, path: str, json_ro
     json_rows = json_rows and can_render_json(output)
     columns = with_columns(target, () if json_rows else output, needed)
     query = SelectQuery(table=target, columns=columns, output=output, json_rows=json_rows, where=where, order=order)
-    return ExpandNode(found, query, item.top, children)
+    return ExpandNode(found, query, item.top, children, selected=bool(item.select) and item.select != ("*",))
 
 
 def _resource_of(database: Database, name: str) -> str:

@@ -99,6 +99,27 @@ async def test_associate_orders_on_odata(client: httpx.AsyncClient, company_db: 
 
 
 @pytest.mark.parametrize(
+    ("params", "context"),
+    [
+        ({"$expand": "OrderLines"}, "Orders(OrderLines())"),
+        ({"$select": "OrderNo", "$expand": "OrderLines($select=LineNo)"}, "Orders(OrderNo,OrderLines(LineNo))"),
+        (
+            {"$expand": "OrderLines($select=LineNo;$expand=Product($select=ProductNo))"},
+            "Orders(OrderLines(LineNo,Product(ProductNo)))",
+        ),
+        ({"$expand": "OrderLines($select=*)"}, "Orders(OrderLines())"),
+    ],
+)
+async def test_context_names_the_expanded_navigations(client: httpx.AsyncClient, params: dict[str, str], context: str):
+    response = await client.get("/odata/9999/Orders", params={"$top": "1", **params})
+    assert response.status_code == 200, response.text
+    assert response.json()["@odata.context"] == f"https://testserver/odata/9999/$metadata#{context}"
+    entity = await client.get("/odata/9999/Orders(1)", params=params)
+    assert entity.status_code == 200, entity.text
+    assert entity.json()["@odata.context"] == f"https://testserver/odata/9999/$metadata#{context}/$entity"
+
+
+@pytest.mark.parametrize(
     "expand",
     [
         "Nope",

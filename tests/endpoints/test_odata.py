@@ -263,6 +263,18 @@ async def test_an_order_by_key_is_an_entity_with_its_context(client: httpx.Async
     assert (body["OrderNo"], body["Name"], body["OrderDate"]) == (number, name, odata_date(date))
 
 
+async def test_an_entity_carries_the_tag_api_gives_the_row(client: httpx.AsyncClient):
+    """Read on /odata, write through /api with If-Match: both roots name a row's version alike."""
+    api = await client.get("/api/9999/orders/1001")
+    odata = await client.get("/odata/9999/Orders(1001)", params={"$select": "OrderNo"})
+    assert odata.status_code == 200, odata.text
+    assert odata.headers["etag"] == api.headers["etag"] == odata.json()["@odata.etag"]
+    again = await client.get("/odata/9999/Orders(1001)", headers={"If-None-Match": api.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
+    other = await client.get("/odata/9999/Orders(1001)", headers={"If-None-Match": '"another"'})
+    assert other.status_code == 200
+
+
 @pytest.mark.parametrize(
     "path",
     ["OrderLines(OrderNo=1001,LineNo=2)", "OrderLines(LineNo=2,OrderNo=1001)", "orderlines(orderno=1001, lineno=2)"],
