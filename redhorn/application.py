@@ -43,6 +43,7 @@ from redhorn.errors import (
 )
 from redhorn.licensing.keeper import LicenceKeeper
 from redhorn.licensing.licence import load_public_key
+from redhorn.middleware.compression import CompressionMiddleware
 from redhorn.middleware.https import HttpsOnlyMiddleware
 from redhorn.middleware.limits import RequestGuardMiddleware
 from redhorn.odata.parser import QueryLimits
@@ -160,6 +161,42 @@ def create_authenticator(settings: Settings, key: bytes) -> Authenticator:
     return Authenticator(users, tokens, LoginThrottle(settings.authentication))
 
 
+def middleware_stack(settings: Settings, backend: AuthenticationBackend) -> list[Middleware]:
+    """The layers every request passes, outermost first.
+
+    The request guard and the HTTPS check refuse what must not reach any other layer (their
+    refusals are small and go out as written). Compression wraps everything the application
+    answers after that, authentication errors included, so every layer inside it (endpoints,
+    error handlers, the disconnect watcher, which reads only `receive`) works on the uncompressed
+    answer and sets `Content-Length` and `ETag` for it; the compressor rewrites them on the way out.
+    """
+    layers = [
+        Middleware(
+            RequestGuardMiddleware,
+            max_query_string_bytes=settings.query.max_query_string_bytes,
+            max_request_header_bytes=settings.server.max_request_header_bytes,
+        ),
+        Middleware(
+            HttpsOnlyMiddleware,
+            trusted_proxies=settings.server.trusted_proxies,
+            public_base_url=settings.server.public_base_url,
+        ),
+    ]
+    compression = settings.compression
+    if compression.enabled:
+        layers.append(
+            Middleware(
+                CompressionMiddleware,
+                minimum_bytes=compression.minimum_bytes,
+                gzip_level=compression.gzip_level,
+                brotli_quality=compression.brotli_quality,
+                zstd_level=compression.zstd_level,
+            )
+        )
+    layers.append(Middleware(AuthenticationMiddleware, backend=backend, on_error=on_auth_error))
+    return layers
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -251,23 +288,8 @@ def create_app(
         ClientDisconnect: handle_client_disconnect,
         Exception: handle_unexpected,
     }
-    middleware = [
-        Middleware(
-            RequestGuardMiddleware,
-            max_query_string_bytes=loaded.query.max_query_string_bytes,
-            max_request_header_bytes=loaded.server.max_request_header_bytes,
-        ),
-        Middleware(
-            HttpsOnlyMiddleware,
-            trusted_proxies=loaded.server.trusted_proxies,
-            public_base_url=loaded.server.public_base_url,
-        ),
-        Middleware(
-            AuthenticationMiddleware,
-            backend=authentication or ApiAuthenticationBackend(authenticator, also_paths=CREDENTIALS_OPTIONAL),
-            on_error=on_auth_error,
-        ),
-    ]
+    backend = authentication or ApiAuthenticationBackend(authenticator, also_paths=CREDENTIALS_OPTIONAL)
+    middleware = middleware_stack(loaded, backend)
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.authenticator = authenticator
     app.state.documents = docs.DocumentCache(VERSION)

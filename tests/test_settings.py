@@ -106,3 +106,89 @@ def test_paths_and_connection_strings():
     assert pairs["driver"] == "{ODBC Driver 18 for SQL Server}"
     assert pairs["server"] == "tcp:db,1433"
     assert pairs["pwd"] == "p"
+
+
+def _with_section(name: str, section: str) -> str:
+    """A settings text with one more section, on its own line 3, after a minimal connection."""
+    return '{"VismaConnection": {"VismaDbConnectionString": "x"},\n' + f'"{name}":\n{section}' + "}"
+
+
+def test_compression_and_export_defaults():
+    settings = parse_settings(GOOD)
+    compression, export = settings.compression, settings.export
+    assert compression.enabled is True
+    assert compression.minimum_bytes == 1024
+    assert (compression.gzip_level, compression.brotli_quality, compression.zstd_level) == (3, 1, 3)
+    assert (export.csv_separator, export.batch_rows) == (",", 1000)
+
+
+def test_compression_and_export_values_are_read():
+    settings = parse_settings(
+        _with_section("Compression", '{"Enabled": false, "MinimumBytes": 0, "GzipLevel": 9, "BrotliQuality": 0}')
+    )
+    assert settings.compression.enabled is False
+    assert (settings.compression.minimum_bytes, settings.compression.gzip_level) == (0, 9)
+    assert settings.compression.brotli_quality == 0
+    export = parse_settings(_with_section("Export", '{"CsvSeparator": ";", "BatchRows": 100000}')).export
+    assert (export.csv_separator, export.batch_rows) == (";", 100_000)
+    assert parse_settings(_with_section("Export", '{"CsvSeparator": "\\t"}')).export.csv_separator == "\t"
+
+
+@pytest.mark.parametrize(
+    ("name", "section", "expected"),
+    [
+        pytest.param(
+            "Compression", '{"GzipLevel": 0}', "Expected `int` >= 1 (key $.Compression.GzipLevel", id="gzip-0"
+        ),
+        pytest.param(
+            "Compression", '{"GzipLevel": 10}', "Expected `int` <= 9 (key $.Compression.GzipLevel", id="gzip-10"
+        ),
+        pytest.param(
+            "Compression", '{"BrotliQuality": 12}', "Expected `int` <= 11 (key $.Compression.BrotliQuality", id="br-12"
+        ),
+        pytest.param(
+            "Compression", '{"BrotliQuality": -1}', "Expected `int` >= 0 (key $.Compression.BrotliQuality", id="br-neg"
+        ),
+        pytest.param(
+            "Compression", '{"ZstdLevel": 20}', "Expected `int` <= 19 (key $.Compression.ZstdLevel", id="zstd-20"
+        ),
+        pytest.param(
+            "Compression", '{"ZstdLevel": 0}', "Expected `int` >= 1 (key $.Compression.ZstdLevel", id="zstd-0"
+        ),
+        pytest.param(
+            "Compression", '{"MinimumBytes": -1}', "Expected `int` >= 0 (key $.Compression.MinimumBytes", id="min-neg"
+        ),
+        pytest.param("Compression", '{"Enabled": "yes"}', "Expected `bool`", id="enabled-text"),
+        pytest.param(
+            "Export", '{"CsvSeparator": ";;"}', "Expected `str` of length <= 1 (key $.Export.CsvSeparator", id="sep-two"
+        ),
+        pytest.param(
+            "Export", '{"CsvSeparator": ""}', "Expected `str` of length >= 1 (key $.Export.CsvSeparator", id="sep-empty"
+        ),
+        pytest.param("Export", '{"BatchRows": 99}', "Expected `int` >= 100 (key $.Export.BatchRows", id="batch-99"),
+        pytest.param(
+            "Export", '{"BatchRows": 100001}', "Expected `int` <= 100000 (key $.Export.BatchRows", id="batch-big"
+        ),
+    ],
+)
+def test_bad_compression_and_export_values_name_the_key(name: str, section: str, expected: str):
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(_with_section(name, section), source="appsettings.json")
+    message = str(raised.value)
+    assert message.startswith("appsettings.json:")
+    assert expected in message
+    assert message.endswith("line 3)"), message
+
+
+def test_an_unknown_compression_key_is_reported_with_its_path_and_line():
+    with pytest.raises(SettingsError, match=r"unknown field `GzipLevle`.*\$\.Compression\.GzipLevle, line 3"):
+        parse_settings(_with_section("Compression", '{"GzipLevle": 6}'))
+
+
+@pytest.mark.parametrize("separator", ['\\"', "\\n", "\\r"], ids=["quote", "newline", "return"])
+def test_a_csv_separator_that_quotes_or_ends_records_is_refused(separator: str):
+    with pytest.raises(SettingsError) as raised:
+        parse_settings(_with_section("Export", f'{{"CsvSeparator": "{separator}"}}'), source="appsettings.json")
+    message = str(raised.value)
+    assert "cannot separate CSV fields" in message
+    assert message.endswith("(key $.Export, line 2)"), message

@@ -44,5 +44,6 @@ async def test_get_then_patch_with_its_etag_succeeds_after_any_line_change(
 async def test_a_selected_gets_etag_is_the_whole_rows(writing_client: httpx.AsyncClient):
     whole = await writing_client.get("/api/9999/orders/7")
     selected = await writing_client.get("/api/9999/orders/7", params={"$select": "OrderNo"})
-    assert whole.headers["etag"] == selected.headers["etag"]
+    # The whole row goes out compressed, so its tag is the weak form of the same version.
+    assert whole.headers["etag"].removeprefix("W/") == selected.headers["etag"]
     assert selected.json() == {"OrderNo": 7}
