@@ -11,8 +11,12 @@ properties and aliases.
 Grouped results page like rows (`redhorn.query.paging`): one group more than the page is read to
 know whether another page follows, and the next page's token carries the last group's values of
 the order, which always ends with every group key. Group keys are unique in a grouped result,
-so the order is total and a keyset seek replaces OFFSET: page 100 of the product totals costs
-what page 1 costs. The token is signed and bound to the `$apply` text as well as to the options.
+so the order is total and a keyset seek replaces OFFSET. The seek is tested before grouping
+whenever the order is group keys only (`redhorn.sql.aggregate`): a later page then neither sorts
+nor sums the rows of groups already delivered, and with an index on the group keys reads none of
+them either, so page 100 of the product totals costs what page 1 costs. Without such an index every
+page still reads the whole table once. The token is signed and bound to the `$apply` text as well
+as to the options.
 """
 
 from __future__ import annotations

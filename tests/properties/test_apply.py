@@ -174,3 +174,91 @@ async def test_filter_order_and_top_on_grouped_results(
     kept.sort(key=lambda row: -row[2] if descending else row[2])  # stable: ties keep the group-key order
     actual = [(fold("Nm", group["Nm"]), group["Grp"], group["N"]) for group in answer]
     assert actual == kept[:top]
+
+
+# --- pages whose seek is tested before grouping, and after it -------------------------------------
+
+# Integer aggregates an order can name: exact on both engines, so ties break as the reference breaks them.
+ORDERABLE = {"N": "$count as N", "S": "Qty with sum as S", "M": "Qty with max as M"}
+SEEK_AGGREGATES = ",".join(ORDERABLE.values())
+
+
+def ordered_groups(
+    rows: list[dict[str, Any]], groups: list[str], order: list[tuple[str, bool]], minimum: int | None
+) -> list[tuple[Any, ...]]:
+    """Groups as (folded keys..., N, S, M), kept by `N ge minimum`, sorted by `order` (name, descending)."""
+    buckets: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        buckets.setdefault(tuple(fold(name, row[name]) for name in groups), []).append(row)
+    answers: list[tuple[Any, ...]] = []
+    for key, members in buckets.items():
+        quantities = [row["Qty"] for row in members if row["Qty"] is not None]
+        total = sum(quantities) if quantities else None
+        answers.append((*key, len(members), total, max(quantities) if quantities else None))
+    if minimum is not None:
+        answers = [answer for answer in answers if answer[len(groups)] >= minimum]
+    columns = [*groups, *ORDERABLE]
+    for name, descending in reversed(order):  # stable sorts, the last key first
+        index = columns.index(name)
+        answers.sort(key=lambda answer: (answer[index] is not None, answer[index]), reverse=descending)
+    return answers
+
+
+def seek_order(
+    groups: list[str], descending: list[bool], named: int, by_aggregate: tuple[str, bool, int] | None
+) -> tuple[list[tuple[str, bool]], list[tuple[str, bool]]]:
+    """`$orderby`'s items (the first `named` group keys, maybe an aggregate among them), and the
+    whole order the planner makes of it: the group keys `$orderby` leaves out follow, ascending."""
+    asked = [(name, descending[index]) for index, name in enumerate(groups[:named])]
+    if by_aggregate is not None:
+        alias, aggregate_descending, position = by_aggregate
+        asked.insert(min(position, len(asked)), (alias, aggregate_descending))
+    mentioned = {name for name, _ in asked}
+    return asked, asked + [(name, False) for name in groups if name not in mentioned]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    groups=st.lists(st.sampled_from(GROUPABLE), min_size=1, max_size=3, unique=True),
+    descending=st.lists(st.booleans(), min_size=3, max_size=3),
+    named=st.integers(0, 3),
+    by_aggregate=st.one_of(st.none(), st.tuples(st.sampled_from(sorted(ORDERABLE)), st.booleans(), st.integers(0, 3))),
+    minimum=st.one_of(st.none(), st.integers(1, 6)),
+    page_size=st.integers(1, 12),
+)
+async def test_every_page_shape_matches_the_reference(
+    probe: Probe,
+    groups: list[str],
+    descending: list[bool],
+    named: int,
+    by_aggregate: tuple[str, bool, int] | None,
+    minimum: int | None,
+    page_size: int,
+) -> None:
+    """Multi-page pulls over nullable and several group keys, ascending and descending, ordered by
+    an aggregate or not, filtered on an aggregate or not: the seek goes before grouping or stays
+    after it (`redhorn.sql.aggregate`), and the groups are those of the reference either way."""
+    asked, order = seek_order(groups, descending, named, by_aggregate)
+    apply = f"groupby(({','.join(groups)}),aggregate({SEEK_AGGREGATES}))"
+    options: dict[str, str] = {}
+    if asked:
+        options["$orderby"] = ",".join(f"{name} desc" if flag else name for name, flag in asked)
+    if minimum is not None:
+        options["$filter"] = f"N ge {minimum}"
+    answer, _ = await pull_groups(probe.company, "probe", apply, options, page_size)
+    actual = [(*(fold(name, group[name]) for name in groups), group["N"], group["S"], group["M"]) for group in answer]
+    assert actual == ordered_groups(probe.rows, groups, order, minimum), (apply, options)
+    assert_later_pages_parse_as_tsql(probe, apply, options)
+
+
+def assert_later_pages_parse_as_tsql(probe: Probe, apply: str, options: dict[str, str]) -> None:
+    """A later page's statement, with its seek wherever it went, is T-SQL as sqlglot reads it."""
+    table = probe.company.table("probe")
+    parsed = parse_query_options(options.items())
+    first = plan_aggregate(table, parse_apply(apply), parsed, page_size=3, token=None)
+    row = probe.rows[0]
+    values = tuple(row.get(entry.column.sql_name, 1) for entry in first.query.order)
+    later = plan_aggregate(table, parse_apply(apply), parsed, page_size=3, token=PageToken(values, 3))
+    statement = compile_aggregate(MssqlDialect(), later.query)
+    sqlglot.parse_one(statement.sql, read="tsql")
+    assert statement.sql.count("?") == len(statement.params)

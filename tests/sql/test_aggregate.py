@@ -7,12 +7,13 @@ from collections.abc import Iterator
 
 import pytest
 import sqlglot
+from sqlglot import exp
 
 from redhorn.metadata import Column, Table
 from redhorn.odata.apply import parse_apply
 from redhorn.odata.parser import parse_query_options
-from redhorn.query.aggregate import plan_aggregate
-from redhorn.query.paging import PageToken
+from redhorn.query.aggregate import AggregatePlan, cut_grouped_page, plan_aggregate
+from redhorn.query.paging import PageToken, verify_page_token
 from redhorn.sql import MssqlDialect, SqliteDialect
 from redhorn.sql.aggregate import compile_aggregate, compile_aggregate_count
 from redhorn.sql.dialect import Dialect
@@ -152,3 +153,91 @@ def test_tsql_pages_with_top_and_offset() -> None:
     assert "OFFSET ? ROWS FETCH NEXT ? ROWS ONLY" in sql
     plan = plan_aggregate(LINES, parse_apply(SHAPES[0][0]), parse_query_options([]), page_size=3, token=None)
     assert compile_aggregate(MssqlDialect(), plan.query).sql.startswith("SELECT TOP (?) ")
+
+
+# --- where a later page's seek goes ---------------------------------------------------------------
+
+DIALECTS = [pytest.param(MssqlDialect(), id="tsql"), pytest.param(SqliteDialect(), id="sqlite")]
+
+
+def later_page(apply: str, options: dict[str, str], values: tuple[object, ...]) -> AggregatePlan:
+    parsed = parse_query_options(options.items())
+    return plan_aggregate(LINES, parse_apply(apply), parsed, page_size=2, token=PageToken(values, 2))
+
+
+def seek_places(dialect: Dialect, plan: AggregatePlan) -> tuple[set[str], set[str] | None]:
+    """The columns the WHERE before grouping names, and those the WHERE of the query over the
+    grouped result names (None when the statement is the flat GROUP BY), as sqlglot parses it."""
+    statement = compile_aggregate(dialect, plan.query)
+    assert statement.sql.count("?") == len(statement.params)
+    tree = sqlglot.parse_one(statement.sql, read="tsql" if isinstance(dialect, MssqlDialect) else "sqlite")
+    grouping = next(select for select in tree.find_all(exp.Select) if select.args.get("group"))
+
+    def named(select: exp.Expr) -> set[str]:
+        where = select.args.get("where")
+        return set() if where is None else {column.name for column in where.find_all(exp.Column)}
+
+    return named(grouping), None if grouping is tree else named(tree)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_seek_on_group_keys_goes_before_grouping(dialect: Dialect) -> None:
+    plan = later_page(SHAPES[0][0], {}, ("A",))
+    assert seek_places(dialect, plan) == ({"Prd"}, None)
+    plan = later_page("groupby((Product,Segment),aggregate($count as N))", {"$orderby": "Segment desc"}, ("x", "A"))
+    assert seek_places(dialect, plan) == ({"Prd", "Seg"}, None)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_seek_on_group_keys_goes_before_grouping_beside_a_condition_on_an_aggregate(dialect: Dialect) -> None:
+    """The condition on a total is tested after grouping; the seek on the keys still before it."""
+    plan = later_page(SHAPES[0][0], {"$filter": "Total gt 1", "$orderby": "Product desc"}, ("B",))
+    assert plan.query.derived
+    assert seek_places(dialect, plan) == ({"Prd"}, {"Total"})
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_seek_on_an_aggregate_stays_after_grouping(dialect: Dialect) -> None:
+    plan = later_page(SHAPES[1][0], SHAPES[1][1], (2, "A", "x"))
+    assert seek_places(dialect, plan) == (set(), {"N", "Prd", "Seg"})
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_a_leading_group_key_bounds_the_rows_when_an_aggregate_follows(dialect: Dialect) -> None:
+    """Order by a key, then a total: the seek stays after grouping, the key's bound goes before it."""
+    apply = "groupby((Product,Segment),aggregate($count as N))"
+    plan = later_page(apply, {"$orderby": "Product,N desc"}, ("B", 1, "x"))
+    assert seek_places(dialect, plan) == ({"Prd"}, {"N", "Prd", "Seg"})
+    plan = later_page(apply, {"$orderby": "Segment desc,N"}, (None, 1, "A"))
+    assert seek_places(dialect, plan) == ({"Seg"}, {"N", "Prd", "Seg"})
+    plan = later_page(apply, {"$orderby": "Segment,N"}, (None, 1, "A"))
+    assert seek_places(dialect, plan) == (set(), {"N", "Prd", "Seg"}), "every row sorts at or after NULL"
+
+
+def pull(db: sqlite3.Connection, apply: str, options: dict[str, str], page_size: int) -> list[tuple[object, ...]]:
+    """Every group, page by page through the signed tokens."""
+    parsed = parse_query_options(options.items())
+    token: PageToken | None = None
+    groups: list[tuple[object, ...]] = []
+    while True:
+        plan = plan_aggregate(LINES, parse_apply(apply), parsed, page_size=page_size, token=token)
+        statement = compile_aggregate(SqliteDialect(), plan.query)
+        page, text = cut_grouped_page(plan, db.execute(statement.sql, statement.params).fetchall(), b"k", "b")
+        groups.extend(page)
+        if text is None:
+            return groups
+        token = verify_page_token(b"k", "b", text)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"$orderby": "Segment desc,Product desc"}, {"$orderby": "N desc"}, {"$orderby": "Segment,N desc"},
+     {"$orderby": "Segment desc,N"},
+     {"$orderby": "Segment desc", "$filter": "N ge 1"}, {"$orderby": "Product desc,N", "$filter": "Product ne 'C'"}],
+)  # fmt: skip
+def test_pages_add_up_to_the_whole_result(connection: sqlite3.Connection, options: dict[str, str]) -> None:
+    apply = "groupby((Product,Segment),aggregate($count as N,Quantity with max as M))"
+    whole = pull(connection, apply, options, 100)
+    assert len(whole) == (4 if "$filter" in options and "C" in options["$filter"] else 5)
+    for page_size in (1, 2, 3):
+        assert pull(connection, apply, options, page_size) == whole
