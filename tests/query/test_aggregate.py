@@ -190,3 +190,19 @@ async def test_aggregate_alone(company: Company, demo_folder: Path) -> None:
     )
     assert groups == [{"Orders": direct(demo_folder, "SELECT COUNT(DISTINCT OrdNo) FROM OrdLn")[0][0],
                        "Lines": direct(demo_folder, "SELECT COUNT(*) FROM OrdLn")[0][0]}]  # fmt: skip
+
+
+async def test_a_condition_on_counts_pages_by_the_keys_descending(company: Company, demo_folder: Path) -> None:
+    """The derived shape whose seek on the group key is tested before grouping, page after page."""
+    groups, _ = await pull_groups(
+        company,
+        "orderlines",
+        "groupby((ProductNo),aggregate($count as N))",
+        {"$filter": "N ge 2", "$orderby": "ProductNo desc"},
+        37,
+    )
+    expected = direct(
+        demo_folder, "SELECT ProdNo, COUNT(*) FROM OrdLn GROUP BY ProdNo HAVING COUNT(*) >= 2 ORDER BY ProdNo DESC"
+    )
+    assert len(expected) > 37
+    assert [(group["ProductNo"], group["N"]) for group in groups] == expected
