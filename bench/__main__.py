@@ -15,6 +15,10 @@ a peer measured in the same run, because the machines are noisy. Sections:
 - starvation: the p99 of key GETs while six heavy scans run on the same company, against idle.
 - writes: creates per second (an associate; an order with 20 lines) from 50 clients, against
          plain sqlite3 INSERTs of the same rows.
+- expand: a 100-order page with and without `$expand=OrderLines`, all columns and a few.
+- apply: `$apply` groupby over the order lines against the same GROUP BY in sqlite3.
+- compression: gzip, brotli and zstd levels on real pages: time per page against bytes saved.
+- export: every order line as one NDJSON stream (plain and zstd) against nextLink pages of 1,000.
 
 Run one section with `python -m bench page`; the default runs them all.
 """
@@ -39,6 +43,8 @@ import httpx
 
 from bench import servers
 from bench.apply import bench_apply
+from bench.compression import bench_compression
+from bench.export import bench_export
 from bench.parse import bench_parse
 from bench.servers import bearer_token
 from bench.starvation import bench_starvation
@@ -563,6 +569,8 @@ SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "writes": bench_writes,
     "starvation": bench_starvation,
     "parse": bench_parse,
+    "compression": bench_compression,
+    "export": bench_export,
 }
 
 

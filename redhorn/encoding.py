@@ -60,8 +60,21 @@ def encode(value: Any) -> bytes:
     return ENCODER.encode(value)
 
 
+DeltaLink = Annotated[
+    str,
+    msgspec.Meta(
+        description="With `Prefer: odata.track-changes`, on the last page: absolute URL that later answers "
+        "only the rows changed and deleted since",
+        extra_json_schema={"format": "uri"},
+    ),
+]
+
+
 class ListEnvelope(
-    msgspec.Struct, kw_only=True, omit_defaults=True, rename={"count": "@odata.count", "next_link": "@odata.nextLink"}
+    msgspec.Struct,
+    kw_only=True,
+    omit_defaults=True,
+    rename={"count": "@odata.count", "next_link": "@odata.nextLink", "delta_link": "@odata.deltaLink"},
 ):
     """A page of rows; follow `@odata.nextLink` for the next one."""
 
@@ -73,13 +86,19 @@ class ListEnvelope(
     count: Count | msgspec.UnsetType = msgspec.UNSET
     value: list[Any]
     next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
+    delta_link: DeltaLink | msgspec.UnsetType = msgspec.UNSET
 
 
 class ODataPage(
     msgspec.Struct,
     kw_only=True,
     omit_defaults=True,
-    rename={"context": "@odata.context", "count": "@odata.count", "next_link": "@odata.nextLink"},
+    rename={
+        "context": "@odata.context",
+        "count": "@odata.count",
+        "next_link": "@odata.nextLink",
+        "delta_link": "@odata.deltaLink",
+    },
 ):
     """A page of an `/odata` entity set: `ListEnvelope` with the `@odata.context` OData v4 asks of every answer."""
 
@@ -87,6 +106,29 @@ class ODataPage(
     count: Count | msgspec.UnsetType = msgspec.UNSET
     value: list[Any]
     next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
+    delta_link: DeltaLink | msgspec.UnsetType = msgspec.UNSET
+
+
+class DeltaPage(
+    msgspec.Struct,
+    kw_only=True,
+    omit_defaults=True,
+    rename={
+        "context": "@odata.context",
+        "deletions_tracked": "@redhorn.deletionsTracked",
+        "next_link": "@odata.nextLink",
+        "delta_link": "@odata.deltaLink",
+    },
+):
+    """A page of changes since a delta link: rows added or changed, and `{"@removed": {"reason":
+    "deleted"}, <key>}` for rows deleted. `@redhorn.deletionsTracked` false: deletions are not
+    recorded for this table, and none are reported. The last page carries the next delta link."""
+
+    context: Uri | msgspec.UnsetType = msgspec.UNSET
+    deletions_tracked: bool
+    value: list[Any]
+    next_link: NextLink | msgspec.UnsetType = msgspec.UNSET
+    delta_link: DeltaLink | msgspec.UnsetType = msgspec.UNSET
 
 
 class ServiceEntry(msgspec.Struct, frozen=True):
@@ -180,22 +222,27 @@ def encode_list(
     width: int,
     count: int | None = None,
     next_link: str | None = None,
+    delta_link: str | None = None,
 ) -> bytes:
     """The JSON bytes of a list response for `rows` (only their first `width` values are shown)."""
     envelope = ListEnvelope(
         count=msgspec.UNSET if count is None else count,
         value=rows_to_structs(columns, rows, width),
         next_link=msgspec.UNSET if next_link is None else next_link,
+        delta_link=msgspec.UNSET if delta_link is None else delta_link,
     )
     return ENCODER.encode(envelope)
 
 
-def encode_json_list(texts: Sequence[bytes], *, count: int | None = None, next_link: str | None = None) -> bytes:
+def encode_json_list(
+    texts: Sequence[bytes], *, count: int | None = None, next_link: str | None = None, delta_link: str | None = None
+) -> bytes:
     """The JSON bytes of a list response whose rows are already JSON objects (UTF-8 bytes)."""
     envelope = ListEnvelope(
         count=msgspec.UNSET if count is None else count,
         value=msgspec.Raw(b"[" + b",".join(texts) + b"]"),  # type: ignore[arg-type]  # the fast path, see the class
         next_link=msgspec.UNSET if next_link is None else next_link,
+        delta_link=msgspec.UNSET if delta_link is None else delta_link,
     )
     return ENCODER.encode(envelope)
 

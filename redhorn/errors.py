@@ -9,15 +9,16 @@
     ├── RenewalFailed            a licence renewal did not happen (logged, retried)
     └── ApiError                 answered to a client: `status` and a stable `code`
         ├── 400 InvalidQuery ─┬─ ODataError, QueryTooComplex
-        │       InvalidKey, InvalidSkipToken, TokenInQueryString, MalformedBody, BadRenewalRequest
+        │       InvalidKey, InvalidSkipToken, InvalidDeltaToken, TokenInQueryString, MalformedBody,
+        │       BadRenewalRequest
         ├── 401 AuthenticationRequired ─┬─ InvalidCredentials, BasicAuthenticationNotAllowed
         │       InvalidToken
         ├── 403 CompanyAccessDenied, DatabaseAccessDenied, HttpsRequired, CompanyNotLicensed, NotRenewable
         ├── 404 CompanyNotFound, ResourceNotFound, RowNotFound, RouteNotFound
-        ├── 405 MethodNotAllowed, ReadOnlyResource
+        ├── 405 MethodNotAllowed, ReadOnlyResource   406 NotAcceptable
         ├── 409 DuplicateKey, KeyImmutable, IdempotencyKeyInUse, IdempotencyOutcomeUnknown,
         │       NumberSeriesExhausted, NumberSeriesMissing
-        ├── 410 ExpiredTooLong        412 PreconditionFailed        413 BodyTooLarge
+        ├── 410 ExpiredTooLong, DeltaTokenExpired   412 PreconditionFailed   413 BodyTooLarge
         ├── 414 QueryStringTooLong    415 UnsupportedMediaType      431 HeadersTooLarge
         ├── 422 UnknownProperty, InvalidValue, MissingValue, IdempotencyKeyReused
         ├── 429 TooManyFailedLogins   499 ClientDisconnected
@@ -305,6 +306,27 @@ class MalformedBody(ApiError):
     status = 400
     code = "MalformedBody"
     writes_only = True
+
+
+class NotAcceptable(ApiError):
+    """`Accept` names no representation the resource has (406): a list is JSON, NDJSON or CSV."""
+
+    status = 406
+    code = "NotAcceptable"
+
+
+class DeltaTokenExpired(ApiError):
+    """A `$deltatoken` older than what the database still remembers of deletions (410); pull again in full."""
+
+    status = 410
+    code = "DeltaTokenExpired"
+
+
+class InvalidDeltaToken(ApiError):
+    """A `$deltatoken` this server did not make for this very query and user (400)."""
+
+    status = 400
+    code = "InvalidDeltaToken"
 
 
 class UnsupportedMediaType(ApiError):

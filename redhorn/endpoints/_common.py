@@ -3,6 +3,7 @@ segments and conditional headers, and build links and entity tags."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +18,16 @@ from redhorn.metadata import Table
 from redhorn.middleware.https import route_path
 from redhorn.odata.parser import parse_query_options
 from redhorn.query.aggregate import AggregatePlan
-from redhorn.query.paging import binding_of, cut_page, page_size_of
+from redhorn.query.delta import (
+    delta_binding,
+    prefers_tracking,
+    sign_delta_token,
+    start_token,
+    token_of,
+    trackable,
+    tracking_of,
+)
+from redhorn.query.paging import binding_of, cut_page, page_size_of, verify_page_token
 from redhorn.query.prepared import PreparedList, prepare_page
 from redhorn.query.resolve import Target, resolve_target
 from redhorn.query.rows import Rows, fetch_grouped, fetch_page
@@ -69,6 +79,22 @@ def none_match(tag: str, header: str | None) -> bool:
     return tag in (listed.removeprefix("W/") for listed in listed_tags(header))
 
 
+def accepts_gzip(header: str | None) -> bool:
+    """Whether `Accept-Encoding` takes gzip (named or `*`) with a quality above 0: for the documents
+    kept compressed in advance, which the compression middleware then leaves as they are."""
+    for item in (header or "").split(",")[:64]:
+        coding, _, parameters = item.partition(";")
+        if coding.strip().lower() not in ("gzip", "*"):
+            continue
+        name, _, value = parameters.strip().partition("=")
+        try:
+            quality = float(value) if name.strip().lower() == "q" else 1.0
+        except ValueError:
+            quality = 0.0
+        return quality > 0
+    return False
+
+
 def next_link(request: Request, token: str) -> str:
     """The request's own URL with `$skiptoken` (and no `$skip`): the next page's address."""
     pairs = [(k, v) for k, v in query_pairs(request) if k.lower() not in ("$skiptoken", "$skip")]
@@ -90,6 +116,10 @@ class Page:
     rows: Rows
     count: int | None
     token: str | None
+    # On the last page of a pull that asked to track changes: the signed `$deltatoken`.
+    delta_token: str | None = None
+    # Whether `odata.track-changes` took: asked for, on a table with change stamps and a key.
+    tracked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,17 +139,39 @@ class ListRequest:
     page_size: int
     pairs: list[tuple[str, str]]
     headers: dict[str, str] | None
+    # `Prefer: odata.track-changes`: the last page carries a delta link, where the table allows.
+    track_changes: bool = False
 
     @property
     def grouped(self) -> bool:
         return any(name.lower() == "$apply" for name, _ in self.pairs)
 
+    @property
+    def delta(self) -> bool:
+        return any(name.lower() == "$deltatoken" for name, _ in self.pairs)
+
+    def applied(self, tracked: bool) -> dict[str, str] | None:
+        """The `Preference-Applied` header: the page size, and `odata.track-changes` when it took."""
+        given = [value for value in ((self.headers or {}).get("Preference-Applied"),) if value]
+        if tracked:
+            given.append("odata.track-changes")
+        return {"Preference-Applied": ", ".join(given)} if given else None
+
 
 def list_request(request: Request, state: State) -> ListRequest:
     """The page size (`Prefer: odata.maxpagesize`, with its `Preference-Applied`) and the query pairs."""
-    page_size, applied = page_size_of(request.headers.get("prefer"), state.settings.query.max_page_size)
+    prefer = request.headers.get("prefer")
+    page_size, applied = page_size_of(prefer, state.settings.query.max_page_size)
     headers = {"Preference-Applied": applied} if applied else None
-    return ListRequest(page_size, query_pairs(request), headers)
+    return ListRequest(page_size, query_pairs(request), headers, prefers_tracking(prefer))
+
+
+def delta_link(request: Request, token: str) -> str:
+    """The delta link: the resource with the `$filter` and `$select` it was pulled with, and `$deltatoken`."""
+    kept = [(k, v) for k, v in query_pairs(request) if k.lower() in ("$filter", "$select")]
+    kept.append(("$deltatoken", token))
+    query = "&".join(f"{quote(k, safe='$')}={quote(v, safe=chr(36) + ',()')}" for k, v in kept)
+    return str(request.url.replace(query=query))
 
 
 async def read_page(request: Request, state: State, target: Target, table: Table, asked: ListRequest) -> Page:
@@ -140,10 +192,22 @@ async def read_page(request: Request, state: State, target: Target, table: Table
         max_expand_depth=state.settings.query.max_expand_depth,
     )
     timeout = state.settings.query.statement_timeout_seconds
-    rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
     binding = binding_of(database, table, prepared.options, user)
-    page, token = cut_page(prepared.plan, rows, state.page_token_key, binding)
-    return Page(prepared, page, count, token)
+    tracking: tuple[Any, ...] | None = None
+    if asked.track_changes and trackable(table):
+        skiptoken = prepared.options.skiptoken
+        if skiptoken is not None:
+            tracking = verify_page_token(state.page_token_key, binding, skiptoken).tracking
+        else:
+            start = start_token(state.engine, database, table, now=dt.datetime.now(), timeout=timeout)
+            tracking = tracking_of(await while_connected(request.receive, start))
+    rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
+    page, token = cut_page(prepared.plan, rows, state.page_token_key, binding, tracking)
+    delta_token: str | None = None
+    if token is None and tracking is not None:
+        delta_binding_text = delta_binding(database, table, prepared.options, user)
+        delta_token = sign_delta_token(state.page_token_key, delta_binding_text, token_of(tracking))
+    return Page(prepared, page, count, token, delta_token, tracking is not None)
 
 
 async def read_groups(request: Request, state: State, target: Target, table: Table, asked: ListRequest) -> Groups:

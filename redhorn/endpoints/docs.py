@@ -22,6 +22,7 @@ from starlette.staticfiles import StaticFiles
 
 from redhorn.auth.principal import Principal
 from redhorn.encoding import encode
+from redhorn.endpoints._common import accepts_gzip
 from redhorn.errors import AuthenticationRequired, CompanyNotFound, InvalidQuery
 from redhorn.metadata import Metadata
 from redhorn.openapi.document import build_openapi
@@ -136,7 +137,7 @@ async def openapi_document(request: Request) -> Response:
     headers = {"ETag": document.etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"}
     if document.etag in [tag.strip() for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding")):
         return Response(
             document.gzipped, media_type="application/json", headers={**headers, "Content-Encoding": "gzip"}
         )

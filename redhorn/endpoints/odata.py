@@ -28,6 +28,8 @@ from starlette.responses import Response
 from redhorn.auth.backends import require_principal
 from redhorn.encoding import ROW_DECODER, ODataPage, ServiceDocument, ServiceEntry, encode, rows_to_structs
 from redhorn.endpoints._common import (
+    accepts_gzip,
+    delta_link,
     entity_tag,
     list_request,
     next_link,
@@ -38,7 +40,9 @@ from redhorn.endpoints._common import (
     state_of,
     unset_if_none,
 )
+from redhorn.endpoints.delta import delta_answer
 from redhorn.endpoints.disconnect import while_connected
+from redhorn.endpoints.export import export_list, negotiate, requested_format
 from redhorn.errors import ApiError, InvalidQuery, MethodNotAllowed, ResourceNotFound, RowNotFound, handle_api_error
 from redhorn.metadata import Database, Table
 from redhorn.odata.csdl import csdl_json, csdl_xml, entity_set_name, is_served, served_tables
@@ -230,7 +234,7 @@ async def metadata_document(request: Request) -> Response:
     headers = {"ETag": document.etag, "Cache-Control": "no-cache", "Vary": "Accept, Accept-Encoding"}
     if document.etag in [tag.strip().removeprefix("W/") for tag in request.headers.get("if-none-match", "").split(",")]:
         return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if accepts_gzip(request.headers.get("accept-encoding")):
         headers["Content-Encoding"] = "gzip"
         return Response(document.compressed(), media_type=document.media_type, headers=headers)
     return Response(document.body, media_type=document.media_type, headers=headers)
@@ -281,6 +285,12 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
     """A page of the set with server-driven paging, exactly as `/api` pages it."""
     database = target.database.name
     asked = list_request(request, state)
+    kind = negotiate(request.headers.get("accept"), requested_format(asked.pairs))
+    if asked.delta:
+        context = f"{service_root(request)}$metadata#{set_name}/$delta"
+        return await delta_answer(request, state, target, table, asked, odata=True, context=context)
+    if kind != "json":
+        return await export_list(request, state, target, table, asked, kind, odata=True)
     headers = asked.headers
     timeout = state.settings.query.statement_timeout_seconds
     if asked.grouped:
@@ -298,6 +308,8 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         return Response(encode(grouped), media_type=ODATA_JSON, headers=headers)
     read = await read_page(request, state, target, table, asked)
     prepared, rows, count, token = read.prepared, read.rows, read.count, read.token
+    headers = asked.applied(tracked=read.tracked)
+    delta = delta_link(request, read.delta_token) if read.delta_token is not None else None
     query = prepared.plan.query
     converters = row_converters(table, query.output)
     value: Any
@@ -322,6 +334,7 @@ async def _page(request: Request, state: State, target: Target, table: Table, se
         count=unset_if_none(count),
         value=value,
         next_link=unset_if_none(next_link(request, token) if token is not None else None),
+        delta_link=unset_if_none(delta),
     )
     return Response(encode(page), media_type=ODATA_JSON, headers=headers)
 
@@ -345,6 +358,8 @@ async def _entity(
         if name.startswith("$") and name.lower() not in _ENTITY_OPTIONS:
             raise InvalidQuery(f"{name} cannot be used when reading one entity by key", target=name)
     options = parse_query_options(pairs, state.limits)
+    if options.format not in (None, "json"):
+        raise InvalidQuery(f"$format {options.format!r} is for entity sets; an entity is JSON", target="$format")
     values = key_values(table, path.key, set_name)
     query = plan_key(table, values, options.select, json_rows=state.engine.dialect.renders_json_rows)
     timeout = state.settings.query.statement_timeout_seconds

@@ -13,6 +13,7 @@ from starlette.responses import Response
 from redhorn.encoding import ListEnvelope, encode, encode_json_list, encode_list
 from redhorn.endpoints._common import (
     JSON,
+    delta_link,
     entity_tag,
     key_segments,
     list_request,
@@ -25,7 +26,9 @@ from redhorn.endpoints._common import (
     target_of,
     unset_if_none,
 )
+from redhorn.endpoints.delta import delta_answer
 from redhorn.endpoints.disconnect import while_connected
+from redhorn.endpoints.export import export_list, negotiate, requested_format
 from redhorn.errors import InvalidQuery, RowNotFound
 from redhorn.odata.parser import parse_query_options
 from redhorn.query.aggregate import grouped_objects
@@ -41,6 +44,11 @@ async def list_rows(request: Request) -> Response:
     target = target_of(request, state)
     table, database = target.require_table(), target.database.name
     asked = list_request(request, state)
+    kind = negotiate(request.headers.get("accept"), requested_format(asked.pairs))
+    if asked.delta:
+        return await delta_answer(request, state, target, table, asked, odata=False)
+    if kind != "json":
+        return await export_list(request, state, target, table, asked, kind, odata=False)
     headers = asked.headers
     if asked.grouped:
         groups = await read_groups(request, state, target, table, asked)
@@ -53,18 +61,25 @@ async def list_rows(request: Request) -> Response:
     page = await read_page(request, state, target, table, asked)
     prepared, rows, count = page.prepared, page.rows, page.count
     link = next_link(request, page.token) if page.token is not None else None
+    delta = delta_link(request, page.delta_token) if page.delta_token is not None else None
+    headers = asked.applied(tracked=page.tracked)
     timeout = state.settings.query.statement_timeout_seconds
     query = prepared.plan.query
     if prepared.expand:
         # The page's rows, keyed by property, get each navigation's rows: one statement per navigation.
         expander = Expander(state.engine, database, timeout=timeout, max_rows=state.settings.query.max_expanded_rows)
         rendered = await while_connected(request.receive, expander.render(query, prepared.expand, rows))
-        envelope = ListEnvelope(count=unset_if_none(count), value=as_array(rendered), next_link=unset_if_none(link))
+        envelope = ListEnvelope(
+            count=unset_if_none(count),
+            value=as_array(rendered),
+            next_link=unset_if_none(link),
+            delta_link=unset_if_none(delta),
+        )
         body = encode(envelope)
     elif query.json_rows:
-        body = encode_json_list([row[0] for row in rows], count=count, next_link=link)
+        body = encode_json_list([row[0] for row in rows], count=count, next_link=link, delta_link=delta)
     else:
-        body = encode_list(query.columns, rows, width=len(query.output), count=count, next_link=link)
+        body = encode_list(query.columns, rows, width=len(query.output), count=count, next_link=link, delta_link=delta)
     return Response(body, media_type=JSON, headers=headers)
 
 
@@ -84,6 +99,8 @@ async def get_row(request: Request) -> Response:
     for name, _ in pairs:
         if name.lower() not in ("$select", "$format", "$expand") and name.startswith("$"):
             raise InvalidQuery(f"{name} cannot be used when reading one row by key", target=name)
+    if options.format not in (None, "json"):
+        raise InvalidQuery(f"$format {options.format!r} is for lists; a row is JSON", target="$format")
     json_rows = state.engine.dialect.renders_json_rows
     key = parse_key(table, segments)
     if options.expand_text is not None:

@@ -120,12 +120,37 @@ class QueryOptions(msgspec.Struct, frozen=True):
     expand_text: str | None = None
     # `$apply` as given: parsed by `redhorn.odata.apply`, which builds on this module.
     apply_text: str | None = None
+    # `$format`: "json" (a page), or "ndjson" / "csv" (the whole result, streamed); None when not given.
+    format: str | None = None
+    # `$deltatoken`: where a delta link's changes start, verified by the query layer.
+    deltatoken: str | None = None
 
 
 DEFAULT_LIMITS = QueryLimits()
 KNOWN_OPTIONS = frozenset(
-    {"$filter", "$select", "$orderby", "$top", "$skip", "$count", "$skiptoken", "$format", "$expand", "$apply"}
+    {
+        "$filter",
+        "$select",
+        "$orderby",
+        "$top",
+        "$skip",
+        "$count",
+        "$skiptoken",
+        "$deltatoken",
+        "$format",
+        "$expand",
+        "$apply",
+    }
 )
+# `$format` values and what they name; the media types are accepted as well as the short names.
+FORMATS = {
+    "json": "json",
+    "application/json": "json",
+    "ndjson": "ndjson",
+    "application/x-ndjson": "ndjson",
+    "csv": "csv",
+    "text/csv": "csv",
+}
 UNSUPPORTED_OPTIONS = frozenset({"$search", "$compute", "$levels", "$index", "$schemaversion"})
 
 
@@ -148,8 +173,13 @@ def parse_query_options(pairs: Iterable[tuple[str, str]], limits: QueryLimits = 
             raise ODataError(f"The query option {raw_name!r} is given more than once", target=raw_name)
         seen[name] = value
 
-    if "$format" in seen and seen["$format"].strip().lower() not in ("json", "application/json"):
-        raise ODataError(f"Unsupported $format {seen['$format']!r}; only 'json' is served", target="$format")
+    format_name: str | None = None
+    if "$format" in seen:
+        format_name = FORMATS.get(seen["$format"].strip().lower())
+        if format_name is None:
+            raise ODataError(
+                f"Unsupported $format {seen['$format']!r}; 'json', 'ndjson' or 'csv' are served", target="$format"
+            )
     filter_text = seen.get("$filter", "")
     order_by_text = seen.get("$orderby", "")
     return QueryOptions(
@@ -164,6 +194,8 @@ def parse_query_options(pairs: Iterable[tuple[str, str]], limits: QueryLimits = 
         skiptoken=_parse_skiptoken(seen["$skiptoken"]) if "$skiptoken" in seen else None,
         expand_text=seen.get("$expand"),
         apply_text=seen.get("$apply"),
+        format=format_name,
+        deltatoken=_parse_token("$deltatoken", seen["$deltatoken"]) if "$deltatoken" in seen else None,
     )
 
 
@@ -185,8 +217,12 @@ def _parse_bool(option: str, value: str) -> bool:
 
 
 def _parse_skiptoken(value: str) -> str:
+    return _parse_token("$skiptoken", value)
+
+
+def _parse_token(option: str, value: str) -> str:
     if not value or len(value) > MAX_SKIPTOKEN_LENGTH:
-        raise ODataError("$skiptoken is empty or too long", target="$skiptoken")
+        raise ODataError(f"{option} is empty or too long", target=option)
     return value
 
 

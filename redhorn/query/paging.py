@@ -32,6 +32,9 @@ class PageToken(msgspec.Struct, frozen=True, array_like=True):
     values: tuple[Any, ...] = ()
     delivered: int = 0
     offset: int | None = None
+    # A pull asked with `Prefer: odata.track-changes`: where its delta link starts, fixed on the
+    # first page and carried to the last (see `redhorn.query.delta`).
+    tracking: tuple[Any, ...] | None = None
 
 
 class ListPlan(msgspec.Struct, frozen=True):
@@ -62,10 +65,28 @@ def _mac(key: bytes, binding: str, payload: bytes) -> bytes:
     return hmac.new(key, binding.encode() + b"\x00" + payload, hashlib.sha256).digest()[:_MAC_BYTES]
 
 
+def sign_token(key: bytes, binding: str, payload: bytes) -> str:
+    """Opaque token text for `payload`, valid only for the query named by `binding`."""
+    return f"{_b64encode(payload)}.{_b64encode(_mac(key, binding, payload))}"
+
+
+def open_token(key: bytes, binding: str, text: str) -> bytes | None:
+    """The payload inside `text` if this server signed it for `binding`; None if it did not.
+
+    Raises:
+        ValueError: the text is not a token at all.
+    """
+    try:
+        payload_text, mac_text = text.split(".")
+        payload, mac = _b64decode(payload_text), _b64decode(mac_text)
+    except (ValueError, TypeError):
+        raise ValueError("malformed token") from None
+    return payload if hmac.compare_digest(mac, _mac(key, binding, payload)) else None
+
+
 def sign_page_token(key: bytes, binding: str, token: PageToken) -> str:
     """The opaque `$skiptoken` text for `token`, valid only for the query named by `binding`."""
-    payload = _encoder.encode(token)
-    return f"{_b64encode(payload)}.{_b64encode(_mac(key, binding, payload))}"
+    return sign_token(key, binding, _encoder.encode(token))
 
 
 def verify_page_token(key: bytes, binding: str, text: str) -> PageToken:
@@ -75,11 +96,10 @@ def verify_page_token(key: bytes, binding: str, text: str) -> PageToken:
         InvalidSkipToken: the text is malformed, altered, or belongs to another query or user.
     """
     try:
-        payload_text, mac_text = text.split(".")
-        payload, mac = _b64decode(payload_text), _b64decode(mac_text)
-    except (ValueError, TypeError):
+        payload = open_token(key, binding, text)
+    except ValueError:
         raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
-    if not hmac.compare_digest(mac, _mac(key, binding, payload)):
+    if payload is None:
         raise InvalidSkipToken(
             "$skiptoken was not issued for this query; follow @odata.nextLink as given", target="$skiptoken"
         )
@@ -118,7 +138,7 @@ def page_size_of(prefer: str | None, maximum: int) -> tuple[int, str | None]:
     return maximum, None
 
 
-def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
+def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]], tracking: tuple[Any, ...] | None = None) -> PageToken:
     """The token for the page after `rows` (the page just served, already cut to the page size)."""
     query = plan.query
     delivered = plan.delivered + len(rows)
@@ -127,18 +147,22 @@ def next_page_token(plan: ListPlan, rows: list[tuple[Any, ...]]) -> PageToken:
         first = 1 if query.json_rows else 0
         index = {column.sql_name: first + i for i, column in enumerate(query.columns)}
         values = tuple(last[index[entry.column.sql_name]] for entry in query.order)
-        return PageToken(values, delivered)
-    return PageToken((), delivered, query.offset + len(rows))
+        return PageToken(values, delivered, tracking=tracking)
+    return PageToken((), delivered, query.offset + len(rows), tracking)
 
 
 def cut_page(
-    plan: ListPlan, rows: list[tuple[Any, ...]], key: bytes, binding: str
+    plan: ListPlan,
+    rows: list[tuple[Any, ...]],
+    key: bytes,
+    binding: str,
+    tracking: tuple[Any, ...] | None = None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """The page's rows, and the signed token of the page after them when there is one."""
     if not plan.more_possible or len(rows) <= plan.page_size:
         return rows, None
     page = rows[: plan.page_size]
-    return page, sign_page_token(key, binding, next_page_token(plan, page))
+    return page, sign_page_token(key, binding, next_page_token(plan, page, tracking))
 
 
 def seek_values(order: tuple[OrderColumn, ...], token: PageToken, *, of: str = "resource") -> tuple[Any, ...]:

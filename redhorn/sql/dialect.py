@@ -171,3 +171,27 @@ class Dialect:
         or dropped. The ANSI dialect has no catalog of its own to read.
         """
         raise NotImplementedError
+
+    # Deleted rows, for delta links -----------------------------------------------------------
+    # A version numbers the database's deletions in order: SQL Server's Change Tracking version,
+    # or the embedded database's tombstone number. A delta token remembers the last one it saw.
+
+    def deletions_tracked(self, table: str) -> Statement:
+        """One row of one value, 1 when the deletions of `table` are recorded, 0 when they are not."""
+        raise NotImplementedError
+
+    def deletion_versions(self, table: str) -> Statement:
+        """One row: the database's current version, and the oldest a token may hold and still be
+        complete (deletions before it were forgotten). Asked only where deletions are tracked."""
+        raise NotImplementedError
+
+    def deleted_keys(
+        self, table: str, key: tuple[str, ...], since: int, through: int, after: tuple[Any, ...] | None, limit: int
+    ) -> Statement:
+        """The rows of `table` deleted after version `since` up to `through`, past the position
+        `after` (a row's version and key), in that order, at most `limit`; read by `deleted_key_row`."""
+        raise NotImplementedError
+
+    def deleted_key_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A row of `deleted_keys` as (version, key values in key order)."""
+        raise NotImplementedError

@@ -86,3 +86,42 @@ class MssqlDialect(Dialect):
 
     def catalog_statements(self) -> tuple[Statement, Statement]:
         return CATALOG, SCHEMA_VERSION
+
+    # SQL Server records deletions itself where Change Tracking is on for the database and the
+    # table (`ALTER TABLE ... ENABLE CHANGE_TRACKING`); the minimum valid version is NULL where it is not.
+
+    def deletions_tracked(self, table: str) -> Statement:
+        return Statement(
+            "SELECT CASE WHEN CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(?)) IS NULL THEN 0 ELSE 1 END",
+            (self.table_ref(table),),
+        )
+
+    def deletion_versions(self, table: str) -> Statement:
+        return Statement(
+            "SELECT CHANGE_TRACKING_CURRENT_VERSION(), CHANGE_TRACKING_MIN_VALID_VERSION(OBJECT_ID(?))",
+            (self.table_ref(table),),
+        )
+
+    def deleted_keys(
+        self, table: str, key: tuple[str, ...], since: int, through: int, after: tuple[Any, ...] | None, limit: int
+    ) -> Statement:
+        columns = ["CT.SYS_CHANGE_VERSION", *(f"CT.{self.quote_ident(name)}" for name in key)]
+        params: list[Any] = [limit, since, through]
+        position = ""
+        if after:
+            # (version, key...) > after, written out: T-SQL has no row-value comparison.
+            terms = []
+            for index, column in enumerate(columns):
+                equal = " AND ".join(f"{earlier} = ?" for earlier in columns[:index])
+                terms.append(f"({equal + ' AND ' if equal else ''}{column} > ?)")
+                params.extend([*after[:index], after[index]])
+            position = " AND (" + " OR ".join(terms) + ")"
+        sql = (
+            f"SELECT TOP (?) {', '.join(columns)} FROM CHANGETABLE(CHANGES {self.table_ref(table)}, ?) AS CT "
+            f"WHERE CT.SYS_CHANGE_OPERATION = 'D' AND CT.SYS_CHANGE_VERSION <= ?{position} "
+            f"ORDER BY {', '.join(columns)}"
+        )
+        return Statement(sql, tuple(params))
+
+    def deleted_key_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(row)

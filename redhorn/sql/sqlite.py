@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -25,6 +26,10 @@ CATALOG = Statement(
     "WHERE m.type IN ('table', 'view') AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
     "ORDER BY m.name, p.cid"
 )
+# The embedded writer's record of deleted rows (see `redhorn.writers.tombstones`), and the highest
+# record it has forgotten. "Redhorn" opens the names, so the catalog never serves them.
+TOMBSTONES = "RedhornTombstones"
+TOMBSTONES_PRUNED = "RedhornTombstonesPruned"
 # Incremented by SQLite on every change to the schema.
 SCHEMA_VERSION = Statement("SELECT schema_version FROM pragma_schema_version")
 
@@ -95,3 +100,25 @@ class SqliteDialect(Dialect):
         seams.append(f"ltrim({parts[-1]}, '{{')")
         spliced = " || ',' || ".join(seams)
         return f"CAST({spliced} AS BLOB)", tuple(params)
+
+    def deletions_tracked(self, table: str) -> Statement:
+        return Statement("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (TOMBSTONES,))
+
+    def deletion_versions(self, table: str) -> Statement:
+        # Pruning may empty the tombstones; numbers are never reused, so the current one is then the last pruned.
+        pruned = f'COALESCE((SELECT MAX("Through") FROM "{TOMBSTONES_PRUNED}"), 0)'
+        return Statement(f'SELECT max(COALESCE((SELECT MAX("Seq") FROM "{TOMBSTONES}"), 0), {pruned}), {pruned}')
+
+    def deleted_keys(
+        self, table: str, key: tuple[str, ...], since: int, through: int, after: tuple[Any, ...] | None, limit: int
+    ) -> Statement:
+        # Tombstone numbers are unique: the position is the number alone.
+        start = max(since, int(after[0])) if after else since
+        return Statement(
+            f'SELECT "Seq", "KeyValues" FROM "{TOMBSTONES}" WHERE "TableName" = ? AND "Seq" > ? AND "Seq" <= ? '
+            'ORDER BY "Seq" LIMIT ?',
+            (table, start, through, limit),
+        )
+
+    def deleted_key_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (row[0], *json.loads(row[1]))

@@ -38,7 +38,7 @@ from redhorn.errors import (
     UnknownProperty,
 )
 from redhorn.metadata import Column, Database, Table
-from redhorn.writers import receipts, rules
+from redhorn.writers import receipts, rules, tombstones
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -102,8 +102,9 @@ class EmbeddedExecutor:
         """
         metadata = self._database_of(database)
         today = self._today()
+        moment = dt.datetime.now()
         return await self._writer(database).run(
-            lambda connection: apply_request(connection, metadata, request, today, receipt=receipt)
+            lambda connection: apply_request(connection, metadata, request, today, receipt=receipt, moment=moment)
         )
 
     async def find_receipt(self, database: str, receipt: str) -> WriteResult | None:
@@ -119,15 +120,25 @@ class EmbeddedExecutor:
 def _setup(connection: sqlite3.Connection) -> None:
     ensure_table(connection)
     receipts.ensure_table(connection)
+    tombstones.ensure_tables(connection)
 
 
 def apply_request(
-    connection: sqlite3.Connection, database: Database, request: WriteRequest, today: int, *, receipt: str | None = None
+    connection: sqlite3.Connection,
+    database: Database,
+    request: WriteRequest,
+    today: int,
+    *,
+    receipt: str | None = None,
+    moment: dt.datetime | None = None,
 ) -> WriteResult:
-    """Run `request` in one transaction on `connection` (the caller's thread owns it), with its receipt."""
+    """Run `request` in one transaction on `connection` (the caller's thread owns it), with its receipt.
+
+    `moment` is the write's time of day for Visma's change stamps (now when not given).
+    """
     connection.execute("BEGIN IMMEDIATE")
     try:
-        result = _Transaction(connection, database, today).run(request)
+        result = _Transaction(connection, database, today, rules.time_of_day(moment or dt.datetime.now())).run(request)
         if receipt is not None:
             receipts.record(connection, receipt, result)
     except BaseException:
@@ -139,10 +150,13 @@ def apply_request(
 
 
 class _Transaction:
-    def __init__(self, connection: sqlite3.Connection, database: Database, today: int) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, database: Database, today: int, time_of_day: tuple[int, int]
+    ) -> None:
         self.connection = connection
         self.database = database
         self.today = today
+        self.time_of_day = time_of_day
         self.messages: list[Message] = []
         self.changed_heads: set[Any] = set()
 
@@ -161,7 +175,9 @@ class _Transaction:
                 rows.append(_project(table, state.values, request.projection))
             else:
                 self._delete(table, operation)
-        rules.update_head_totals(self.connection, self.database, sorted(self.changed_heads))
+        rules.update_head_totals(
+            self.connection, self.database, sorted(self.changed_heads), (self.today, *self.time_of_day)
+        )
         return WriteResult(tuple(rows), tuple(self.messages))
 
     def _keep_messages(self, state: RowState, operation: int, row: int) -> None:
@@ -176,7 +192,9 @@ class _Transaction:
         return table
 
     def _state(self, table: Table, values: dict[str, Any], head: dict[str, Any] | None) -> RowState:
-        return RowState(self.connection, self.database, table, values, self.today, head=head)
+        return RowState(
+            self.connection, self.database, table, values, self.today, head=head, time_of_day=self.time_of_day
+        )
 
     # Adding -------------------------------------------------------------------------------------
 
@@ -315,8 +333,14 @@ class _Transaction:
             lines = self.database.table_by_sql_name(line_table)
             if head_table == table.sql_name and lines is not None:
                 link = " AND ".join(f"{quote(c.sql_name)} = ?" for c in table.key)
+                line_key = ", ".join(quote(c.sql_name) for c in lines.key)
+                keys = self.connection.execute(
+                    f"SELECT {line_key} FROM {quote(lines.sql_name)} WHERE {link}", params
+                ).fetchall()
                 self.connection.execute(f"DELETE FROM {quote(lines.sql_name)} WHERE {link}", params)
+                tombstones.record(self.connection, lines, keys)
         self.connection.execute(f"DELETE FROM {quote(table.sql_name)} WHERE {where}", params)
+        tombstones.record(self.connection, table, [[current[c.sql_name] for c in table.key]])
         if table.sql_name in LINE_TABLES:
             self.changed_heads.add(current[table.key[0].sql_name])
 

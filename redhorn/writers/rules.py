@@ -53,8 +53,10 @@ ORDER_FROM_ASSOCIATE = (
 LINE_FROM_PRODUCT = (("Descr", "Descr"), ("Un", "StSaleUn"))
 # What a new line takes from its order head.
 LINE_FROM_HEAD = (("TrTp", "TrTp"), ("Cur", "Cur"), ("DelDt", "DelDt"))
-# Visma's own record of when a row was made and last changed (int yyyymmdd).
+# Visma's own record of when a row was made and last changed: the day (int yyyymmdd), the time
+# (hhmm) and the time in milliseconds since midnight. Delta links read them as a row's version.
 CREATED_COLUMN, CHANGED_COLUMN = "CreDt", "ChDt"
+CREATED_TIME_COLUMN, CHANGED_TIME_COLUMN, CHANGED_MS_COLUMN = "CreTm", "ChTm", "ChTmms"
 CENT = Decimal("0.01")
 
 
@@ -68,6 +70,8 @@ class RowState:
     values: dict[str, Any]
     today: int
     head: dict[str, Any] | None = None
+    # The time of the write, as Visma stamps it: (hhmm, milliseconds since midnight).
+    time_of_day: tuple[int, int] = (0, 0)
     messages: list[Message] = field(default_factory=list)
 
     def has(self, column: str) -> bool:
@@ -243,7 +247,8 @@ def after_assignment(state: RowState, column: str) -> None:
 def on_new_row(state: RowState) -> None:
     """Before a new row's assignments: what Visma fills in by itself."""
     state.set(CREATED_COLUMN, state.today)
-    state.set(CHANGED_COLUMN, state.today)
+    state.set(CREATED_TIME_COLUMN, state.time_of_day[0])
+    on_changed_row(state)
     if state.head is not None and LINE_TABLES.get(state.table.sql_name):
         for target, origin in LINE_FROM_HEAD:
             if origin in state.head:
@@ -252,22 +257,48 @@ def on_new_row(state: RowState) -> None:
 
 def on_changed_row(state: RowState) -> None:
     state.set(CHANGED_COLUMN, state.today)
+    state.set(CHANGED_TIME_COLUMN, state.time_of_day[0])
+    state.set(CHANGED_MS_COLUMN, state.time_of_day[1])
 
 
-def update_head_totals(connection: sqlite3.Connection, database: Database, head_keys: Iterable[Any]) -> None:
-    """The order heads' totals after their lines changed: the sum of the lines' amounts."""
+def time_of_day(moment: dt.datetime) -> tuple[int, int]:
+    """`moment`'s time as Visma stamps it: hhmm, and milliseconds since midnight."""
+    return (
+        moment.hour * 100 + moment.minute,
+        ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 1000 + moment.microsecond // 1000,
+    )
+
+
+def update_head_totals(
+    connection: sqlite3.Connection,
+    database: Database,
+    head_keys: Iterable[Any],
+    stamp: tuple[int, int, int] | None = None,
+) -> None:
+    """The order heads' totals after their lines changed: the sum of the lines' amounts.
+
+    With `stamp` (day, hhmm, milliseconds), each head is stamped as changed too: its total is part
+    of it, and a delta pull must bring the head again when its lines change.
+    """
     order, lines = database.table_by_sql_name("Ord"), database.table_by_sql_name("OrdLn")
     total = order.column_by_sql_name("OrdSum") if order is not None else None
-    if total is None or lines is None:
+    if order is None or total is None or lines is None:
         return
     # Rounded to the column's scale: a sum of binary floats carries noise (375185.98000000004) that
     # the JSON shows rounded, and an If-Match built from that JSON would never match it again.
     scale = total.scale if total.scale is not None else 2
+    stamps = ""
+    stamp_values: tuple[int, ...] = ()
+    if stamp is not None:
+        named = zip((CHANGED_COLUMN, CHANGED_TIME_COLUMN, CHANGED_MS_COLUMN), stamp, strict=True)
+        present = [(name, value) for name, value in named if order.column_by_sql_name(name) is not None]
+        stamps = "".join(f", {quote(name)} = ?" for name, _ in present)
+        stamp_values = tuple(value for _, value in present)
     for order_no in head_keys:
         connection.execute(
-            'UPDATE "Ord" SET "OrdSum" = (SELECT ROUND(COALESCE(SUM("Am"), 0), ?) FROM "OrdLn" WHERE "OrdNo" = ?) '
-            'WHERE "OrdNo" = ?',
-            (scale, order_no, order_no),
+            'UPDATE "Ord" SET "OrdSum" = (SELECT ROUND(COALESCE(SUM("Am"), 0), ?) FROM "OrdLn" WHERE "OrdNo" = ?)'
+            f'{stamps} WHERE "OrdNo" = ?',
+            (scale, order_no, *stamp_values, order_no),
         )
 
 

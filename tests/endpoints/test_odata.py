@@ -268,7 +268,9 @@ async def test_an_entity_carries_the_tag_api_gives_the_row(client: httpx.AsyncCl
     api = await client.get("/api/9999/orders/1001")
     odata = await client.get("/odata/9999/Orders(1001)", params={"$select": "OrderNo"})
     assert odata.status_code == 200, odata.text
-    assert odata.headers["etag"] == api.headers["etag"] == odata.json()["@odata.etag"]
+    # A compressed answer's tag is weak (another representation of the same row): the same version.
+    assert odata.headers["etag"].removeprefix("W/") == api.headers["etag"].removeprefix("W/")
+    assert odata.json()["@odata.etag"] == odata.headers["etag"].removeprefix("W/")
     again = await client.get("/odata/9999/Orders(1001)", headers={"If-None-Match": api.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
     other = await client.get("/odata/9999/Orders(1001)", headers={"If-None-Match": '"another"'})

@@ -126,8 +126,8 @@ def test_the_company_database_holds_every_model_table(model: Model, company: sql
     names = {t.sql or t.name for t in tables}
     present = sql_tables(company)
     assert names <= present
-    # Besides the model: the Data Model Extension and redhorn's own number series.
-    assert present - names == {"ACME_DelRoute", "RedhornNumberSeries"}
+    # Besides the model: the Data Model Extension, redhorn's own number series and deleted rows.
+    assert present - names == {"ACME_DelRoute", "RedhornNumberSeries", "RedhornTombstones", "RedhornTombstonesPruned"}
     views = {row[0] for row in company.execute("SELECT name FROM sqlite_master WHERE type = 'view'")}
     assert views == {"CustV", "SupV", "EmpV"}
 

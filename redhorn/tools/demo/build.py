@@ -57,6 +57,7 @@ from redhorn.tools.demo.words import (
     STREET,
     UNITS,
 )
+from redhorn.writers import tombstones
 from redhorn.writers.numberseries import set_default_interval
 
 logger = logging.getLogger("redhorn.demo")
@@ -704,6 +705,7 @@ def build_company(path: Path, schema: DemoSchema, *, scale: float, seed: int, to
         fill_empty_tables(connection, schema.model, tables, company_references(company), today)
         for table, column, column_no, interval in DEFAULT_NUMBER_SERIES:
             set_default_interval(connection, table, column, interval, column_no=column_no)
+        tombstones.ensure_tables(connection)
         connection.execute('CREATE INDEX "Ord_CustNo" ON "Ord" ("CustNo")')
         connection.execute('CREATE INDEX "Actor_CustNo" ON "Actor" ("CustNo")')
         connection.execute('CREATE INDEX "Actor_SupNo" ON "Actor" ("SupNo")')
@@ -746,8 +748,9 @@ def build_catalog(path: Path, schema: DemoSchema) -> None:
 
 DEMO_FILES = ("vbsys.db", "Catalog.db", "F0001.db", "F9999.db")
 # Which demo the files hold: raised when the demo's tables change, so that `redhorn demo --if-missing`
-# builds again over an older demo instead of serving it. 2: the whole model, 320 tables.
-DEMO_EDITION = "2"
+# builds again over an older demo instead of serving it. 2: the whole model, 320 tables; 3: tombstones
+# of deleted rows, for delta links.
+DEMO_EDITION = "3"
 EDITION_FILE = "demo-edition.txt"
 
 
