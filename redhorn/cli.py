@@ -1,4 +1,4 @@
-"""The `redhorn` command line: serve the API, build the demo, make a development certificate, report naming.
+"""The `redhorn` command line: serve the API, build the demo, make a development certificate, report naming, pull.
 
 Everything under `redhorn.tools` (the demo builder, the reference services) is imported inside the command that
 uses it, so that `redhorn serve` loads none of it.
@@ -25,6 +25,12 @@ from typing import Any
 from redhorn.application import SERVER_KEY_ENV, VERSION, default_settings_file, root_of
 from redhorn.auth.passwords import hash_password, is_hashed
 from redhorn.catalog.dictionary import load_dictionary, overrides_file
+from redhorn.client.command import (
+    DESCRIPTION as PULL_DESCRIPTION,
+    EPILOG as PULL_EPILOG,
+    add_arguments as add_pull_arguments,
+    command_pull,
+)
 from redhorn.engines.connect import create_engine
 from redhorn.errors import CertificateError, CommandError, LicenceError, SettingsError
 from redhorn.licensing.keeper import write_atomically
@@ -496,6 +502,17 @@ def build_parser() -> argparse.ArgumentParser:
     resolve = _subcommand(keys, "resolve", help="free a key once Visma Business has been checked")
     resolve.add_argument("key")
     resolve.set_defaults(handler=command_idempotency_resolve)
+
+    # A client of a server, which reads no settings file: no --settings of its own.
+    pull = commands.add_parser(
+        "pull",
+        help="pull whole resources of a redhorn server into files, or keep a mirror database in sync",
+        description=PULL_DESCRIPTION,
+        epilog=PULL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_pull_arguments(pull)
+    pull.set_defaults(handler=command_pull)
     return parser
 
 
