@@ -137,6 +137,9 @@ class QuerySettings(_Section, frozen=True):
     # one expanded to-many navigation shows per parent row (its nested `$top` may ask for fewer).
     max_expand_depth: Count = 2
     max_expanded_rows: Count = 1000
+    # Delta links: rows stamped this close to now wait for the next delta, for writes still
+    # committing and for a writer's clock behind this server's (VBS on another host).
+    delta_settle_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 2.0
 
 
 class TokenSettings(_Section, frozen=True):
@@ -173,6 +176,9 @@ class WriteSettings(_Section, frozen=True):
     # The VBS transport: time to connect, and to wait for VBS's answer.
     vbs_connect_timeout_seconds: Seconds = 5.0
     vbs_timeout_seconds: Seconds = 60.0
+    # How long the embedded writer keeps the keys of rows it deleted, for delta links; a delta link
+    # older than that is answered 410 Gone.
+    tombstone_days: Annotated[int, msgspec.Meta(ge=1, le=3650)] = 30
 
 
 class CompressionSettings(_Section, frozen=True):

@@ -169,6 +169,15 @@ def test_compression_and_export_values_are_read():
         pytest.param(
             "Export", '{"BatchRows": 100001}', "Expected `int` <= 100000 (key $.Export.BatchRows", id="batch-big"
         ),
+        pytest.param(
+            "Query",
+            '{"DeltaSettleSeconds": -1}',
+            "Expected `float` >= 0.0 (key $.Query.DeltaSettleSeconds",
+            id="settle",
+        ),
+        pytest.param(
+            "Writes", '{"TombstoneDays": 0}', "Expected `int` >= 1 (key $.Writes.TombstoneDays", id="tombstones-0"
+        ),
     ],
 )
 def test_bad_compression_and_export_values_name_the_key(name: str, section: str, expected: str):

@@ -199,7 +199,8 @@ async def read_page(request: Request, state: State, target: Target, table: Table
         if skiptoken is not None:
             tracking = verify_page_token(state.page_token_key, binding, skiptoken).tracking
         else:
-            start = start_token(state.engine, database, table, now=dt.datetime.now(), timeout=timeout)
+            settle = state.settings.query.delta_settle_seconds
+            start = start_token(state.engine, database, table, now=dt.datetime.now(), timeout=timeout, settle=settle)
             tracking = tracking_of(await while_connected(request.receive, start))
     rows, count = await while_connected(request.receive, fetch_page(state.engine, database, prepared, timeout=timeout))
     page, token = cut_page(prepared.plan, rows, state.page_token_key, binding, tracking)

@@ -63,6 +63,7 @@ async def delta_answer(
             json_rows=state.engine.dialect.renders_json_rows,
             now=dt.datetime.now(),
             timeout=state.settings.query.statement_timeout_seconds,
+            settle=state.settings.query.delta_settle_seconds,
         ),
     )
     key_names = [column.name for column in table.key]

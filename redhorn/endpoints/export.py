@@ -248,7 +248,15 @@ async def export_list(
     if tracked:
         # Fixed before the first row is read: a row changed while the stream runs is in the next delta.
         start = await while_connected(
-            request.receive, start_token(state.engine, database, table, now=dt.datetime.now(), timeout=timeout)
+            request.receive,
+            start_token(
+                state.engine,
+                database,
+                table,
+                now=dt.datetime.now(),
+                timeout=timeout,
+                settle=state.settings.query.delta_settle_seconds,
+            ),
         )
         binding = delta_binding(database, table, options, target.principal.username)
         link = delta_link(request, sign_delta_token(state.page_token_key, binding, start))

@@ -41,7 +41,7 @@ from redhorn.sql.compiler import compile_select
 from redhorn.sql.select import OrderColumn, SelectQuery
 
 # How long a write may take to commit after its stamp, and how far the writer's clock may run
-# behind this server's: rows stamped within it wait for the next delta.
+# behind this server's: rows stamped within it wait for the next delta (`Query.DeltaSettleSeconds`).
 SETTLE_SECONDS = 2.0
 
 Stamp = tuple[int, int]
@@ -124,12 +124,12 @@ def trackable(table: Table) -> bool:
     return stamp_columns(table) is not None
 
 
-def bound(table: Table, now: dt.datetime) -> Stamp:
+def bound(table: Table, now: dt.datetime, settle: float = SETTLE_SECONDS) -> Stamp:
     """The stamp a delta starting at `now` reads up to (not including): the start of the stamp
-    unit `SETTLE_SECONDS` ago, in the table's time resolution."""
+    unit `settle` seconds ago, in the table's time resolution."""
     columns = stamp_columns(table)
     assert columns is not None
-    moment = now - dt.timedelta(seconds=SETTLE_SECONDS)
+    moment = now - dt.timedelta(seconds=settle)
     day = moment.year * 10000 + moment.month * 100 + moment.day
     stamps = table.change_stamps
     assert stamps is not None
@@ -148,11 +148,13 @@ async def deletion_state(engine: Engine, database: str, table: Table, *, timeout
     return int(current or 0), int(oldest or 0)
 
 
-async def start_token(engine: Engine, database: str, table: Table, *, now: dt.datetime, timeout: float) -> DeltaToken:
+async def start_token(
+    engine: Engine, database: str, table: Table, *, now: dt.datetime, timeout: float, settle: float = SETTLE_SECONDS
+) -> DeltaToken:
     """The token of a delta link for a full pull starting `now`: changes from its bound, deletions
     after the current version."""
     state = await deletion_state(engine, database, table, timeout=timeout)
-    return DeltaToken(bound(table, now), None if state is None else state[0], int(time.time()))
+    return DeltaToken(bound(table, now, settle), None if state is None else state[0], int(time.time()))
 
 
 def prefers_tracking(prefer: str | None) -> bool:
@@ -203,6 +205,7 @@ async def read_delta(
     json_rows: bool,
     now: dt.datetime,
     timeout: float,
+    settle: float = SETTLE_SECONDS,
 ) -> DeltaPage:
     """One page of the delta `token` names: first the deletions, then the changed rows.
 
@@ -222,7 +225,7 @@ async def read_delta(
                 target="$deltatoken",
             )
         token = msgspec.structs.replace(
-            token, until=bound(table, now), through=state[0] if state is not None else None, phase=0, after=()
+            token, until=bound(table, now, settle), through=state[0] if state is not None else None, phase=0, after=()
         )
     assert token.until is not None
     removed: list[tuple[Any, ...]] = []

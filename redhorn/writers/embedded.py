@@ -75,11 +75,13 @@ class EmbeddedExecutor:
         *,
         busy_timeout: float = 10.0,
         today: Callable[[], int] = today_number,
+        tombstone_days: int = tombstones.RETENTION_DAYS,
     ) -> None:
         self._path_of = path_of
         self._database_of = database_of
         self._busy_timeout = busy_timeout
         self._today = today
+        self._tombstone_days = tombstone_days
         self._writers: dict[str, SqliteWriter] = {}
 
     # Records a receipt in each keyed write's own transaction (see receipts.py).
@@ -104,7 +106,15 @@ class EmbeddedExecutor:
         today = self._today()
         moment = dt.datetime.now()
         return await self._writer(database).run(
-            lambda connection: apply_request(connection, metadata, request, today, receipt=receipt, moment=moment)
+            lambda connection: apply_request(
+                connection,
+                metadata,
+                request,
+                today,
+                receipt=receipt,
+                moment=moment,
+                tombstone_days=self._tombstone_days,
+            )
         )
 
     async def find_receipt(self, database: str, receipt: str) -> WriteResult | None:
@@ -131,6 +141,7 @@ def apply_request(
     *,
     receipt: str | None = None,
     moment: dt.datetime | None = None,
+    tombstone_days: int = tombstones.RETENTION_DAYS,
 ) -> WriteResult:
     """Run `request` in one transaction on `connection` (the caller's thread owns it), with its receipt.
 
@@ -138,7 +149,8 @@ def apply_request(
     """
     connection.execute("BEGIN IMMEDIATE")
     try:
-        result = _Transaction(connection, database, today, rules.time_of_day(moment or dt.datetime.now())).run(request)
+        clock = rules.time_of_day(moment or dt.datetime.now())
+        result = _Transaction(connection, database, today, clock, tombstone_days).run(request)
         if receipt is not None:
             receipts.record(connection, receipt, result)
     except BaseException:
@@ -151,12 +163,18 @@ def apply_request(
 
 class _Transaction:
     def __init__(
-        self, connection: sqlite3.Connection, database: Database, today: int, time_of_day: tuple[int, int]
+        self,
+        connection: sqlite3.Connection,
+        database: Database,
+        today: int,
+        time_of_day: tuple[int, int],
+        tombstone_days: int,
     ) -> None:
         self.connection = connection
         self.database = database
         self.today = today
         self.time_of_day = time_of_day
+        self.tombstone_days = tombstone_days
         self.messages: list[Message] = []
         self.changed_heads: set[Any] = set()
 
@@ -338,9 +356,10 @@ class _Transaction:
                     f"SELECT {line_key} FROM {quote(lines.sql_name)} WHERE {link}", params
                 ).fetchall()
                 self.connection.execute(f"DELETE FROM {quote(lines.sql_name)} WHERE {link}", params)
-                tombstones.record(self.connection, lines, keys)
+                tombstones.record(self.connection, lines, keys, days=self.tombstone_days)
         self.connection.execute(f"DELETE FROM {quote(table.sql_name)} WHERE {where}", params)
-        tombstones.record(self.connection, table, [[current[c.sql_name] for c in table.key]])
+        key = [current[column.sql_name] for column in table.key]
+        tombstones.record(self.connection, table, [key], days=self.tombstone_days)
         if table.sql_name in LINE_TABLES:
             self.changed_heads.add(current[table.key[0].sql_name])
 

@@ -57,5 +57,10 @@ def create_writer(settings: Settings, root: Path, database_of: Callable[[str], D
     folder = embedded_folder(settings, root)
     if folder is not None:
         path_of = partial(embedded_database_file, folder)
-        return EmbeddedExecutor(path_of, database_of, busy_timeout=settings.writes.busy_timeout_seconds)
+        return EmbeddedExecutor(
+            path_of,
+            database_of,
+            busy_timeout=settings.writes.busy_timeout_seconds,
+            tombstone_days=settings.writes.tombstone_days,
+        )
     return NoWriter()

@@ -6,7 +6,7 @@ database cannot, so every delete the embedded writer makes records the row's key
 delete's own transaction: a delete and its tombstone commit together or not at all.
 
 Tombstones are numbered in the order they were written (`Seq`), which is what a delta token
-remembers. They are kept `RETENTION_DAYS` days; older ones are pruned, and the highest number
+remembers. They are kept `Writes.TombstoneDays` days; older ones are pruned, and the highest number
 pruned is remembered, so a token from before it is known to have missed deletions (410 Gone)
 rather than silently reporting none.
 """
@@ -23,7 +23,7 @@ import msgspec
 from redhorn.metadata import Table
 from redhorn.sql.sqlite import TOMBSTONES as TABLE, TOMBSTONES_PRUNED as PRUNED
 
-# Long enough for a nightly or weekly pull to find every deletion since the last one.
+# Long enough for a nightly or weekly pull to find every deletion since the last one (`Writes.TombstoneDays`).
 RETENTION_DAYS = 30
 # Pruning runs at most this often per connection: a delete must not scan the tombstones each time.
 PRUNE_EVERY_SECONDS = 3600.0
@@ -44,8 +44,11 @@ def ensure_tables(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
-def record(connection: sqlite3.Connection, table: Table, keys: Sequence[Sequence[Any]]) -> None:
-    """Remember that the rows of `table` with these key values (in key order, as stored) were deleted."""
+def record(
+    connection: sqlite3.Connection, table: Table, keys: Sequence[Sequence[Any]], *, days: int = RETENTION_DAYS
+) -> None:
+    """Remember that the rows of `table` with these key values (in key order, as stored) were deleted;
+    tombstones older than `days` are pruned now and then."""
     now = time.time()
     connection.executemany(
         f'INSERT INTO "{TABLE}" ("TableName", "KeyValues", "DeletedAt") VALUES (?, ?, ?)',
@@ -53,7 +56,7 @@ def record(connection: sqlite3.Connection, table: Table, keys: Sequence[Sequence
     )
     if now - _last_pruned.get(id(connection), 0.0) >= PRUNE_EVERY_SECONDS:
         _last_pruned[id(connection)] = now
-        prune(connection, now - RETENTION_DAYS * 86400)
+        prune(connection, now - days * 86400)
 
 
 def prune(connection: sqlite3.Connection, older_than: float) -> int:

@@ -1,8 +1,8 @@
 """Delta links on both roots: after a full pull, only what changed and what was deleted since, each once.
 
 Writes go through the embedded writer to a demo of this module's own, so the shared demo stays as
-the other tests read it. Changes stamped in the last `SETTLE_SECONDS` wait for the next delta, so
-the tests wait that long after writing before they follow a delta link.
+the other tests read it. Changes stamped in the last `Query.DeltaSettleSeconds` wait for the next
+delta, so the tests wait that long after writing before they follow a delta link.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import msgspec
 import pytest
 import sqlglot
 
-from redhorn.query.delta import SETTLE_SECONDS, prefers_tracking
+from redhorn.query.delta import SETTLE_SECONDS, bound, prefers_tracking
 from redhorn.settings import parse_settings
 from redhorn.sql import MssqlDialect
 from redhorn.sql.sqlite import TOMBSTONES
@@ -30,6 +31,8 @@ from redhorn.writers import tombstones
 from tests.conftest import TEST_SCALE, running_client, settings_document
 
 TRACK = {"Prefer": "odata.track-changes, odata.maxpagesize=700"}
+# `Query.DeltaSettleSeconds` here: shorter than the default, so the tests wait less.
+SETTLE = 0.5
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +44,13 @@ def delta_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 async def client(delta_folder: Path) -> AsyncIterator[httpx.AsyncClient]:
-    settings = parse_settings(json.dumps(settings_document(delta_folder)))
+    settings = parse_settings(json.dumps(settings_document(delta_folder, Query={"DeltaSettleSeconds": SETTLE})))
     async with running_client(settings, delta_folder) as client:
         yield client
 
 
 async def settle() -> None:
-    await asyncio.sleep(SETTLE_SECONDS + 0.2)
+    await asyncio.sleep(SETTLE + 0.2)
 
 
 async def full_pull(client: httpx.AsyncClient, url: str, params: dict[str, str]) -> tuple[list[Any], str]:
@@ -275,3 +278,26 @@ async def test_a_delete_and_its_tombstones_commit_together(client: httpx.AsyncCl
     assert stored(delta_folder, count, ("Ord", "[1040]"))[0][0] == 1
     for (line,) in lines:
         assert stored(delta_folder, count, ("OrdLn", f"[1040,{line}]"))[0][0] == 1
+
+
+def test_the_bound_is_the_settle_time_ago_in_the_tables_resolution(delta_folder: Path):
+    from redhorn.catalog.crawler import crawl_database
+    from redhorn.catalog.dictionary import load_dictionary
+    from redhorn.engines.sqlite import SqliteEngine
+
+    async def orders() -> Any:
+        engine = SqliteEngine(delta_folder)
+        try:
+            return (await crawl_database(engine, "F9999", "company", load_dictionary())).table("orders")
+        finally:
+            await engine.close()
+
+    table = asyncio.run(orders())
+    now = dt.datetime(2026, 3, 1, 0, 0, 1, 500_000)
+    assert bound(table, now) == (20260228, (23 * 3600 + 59 * 60 + 59) * 1000 + 500)  # across midnight
+    assert bound(table, now, settle=0) == (20260301, 1500)
+    assert SETTLE_SECONDS == 2.0
+    minutes = msgspec.structs.replace(
+        table, change_stamps=msgspec.structs.replace(table.change_stamps, changed_time_ms=None)
+    )
+    assert bound(minutes, dt.datetime(2026, 3, 1, 14, 30, 59)) == (20260301, 1430)
