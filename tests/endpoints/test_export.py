@@ -256,3 +256,14 @@ def test_a_whole_table_streams_over_tls_in_many_chunks(server: Server, company_d
 )
 def test_documents_kept_gzipped_honour_quality_zero(header: str | None, expected: bool):
     assert accepts_gzip(header) is expected
+
+
+async def test_odata_csv_writes_the_typed_values(client: httpx.AsyncClient, company_db: Path):
+    response = await client.get(
+        "/odata/9999/Orders", params={"$select": "OrderNo,OrderDate", "$top": "50"}, headers={"Accept": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    stored = direct(company_db, "SELECT OrdNo, OrdDt FROM Ord ORDER BY OrdNo LIMIT 50")
+    expected = [[str(n), f"{d // 10000:04d}-{d // 100 % 100:02d}-{d % 100:02d}" if d else ""] for n, d in stored]
+    assert rows == [["OrderNo", "OrderDate"], *expected]
