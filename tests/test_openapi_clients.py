@@ -133,7 +133,12 @@ client = AuthenticatedClient(base_url={docs_server.base_url!r}, token={token_for
                              verify_ssl={str(docs_server.certificate)!r})
 page = list_orders.sync(9999, client=client, top=5, count=True, orderby="OrderNo desc")
 assert isinstance(page, OrderPage), page
-print(json.dumps({{"count": page.odata_count, "orders": [order.order_no for order in page.value]}}))
+expanded = list_orders.sync(9999, client=client, top=5, orderby="OrderNo desc", expand="OrderLines($top=2),Customer")
+assert isinstance(expanded, OrderPage), expanded
+lines = {{order.order_no: [line["LineNo"] for line in order.order_lines] for order in expanded.value}}
+customers = {{order.order_no: order.customer and order.customer["CustomerNo"] for order in expanded.value}}
+print(json.dumps({{"count": page.odata_count, "orders": [order.order_no for order in page.value],
+                  "lines": lines, "customers": customers}}))
 """
     run = subprocess.run(
         [sys.executable, "-c", script],
@@ -149,6 +154,16 @@ print(json.dumps({{"count": page.odata_count, "orders": [order.order_no for orde
         expected = client.get("/api/9999/orders", params={"$top": "5", "$count": "true", "$orderby": "OrderNo desc"})
     assert answer["count"] == expected.json()["@odata.count"]
     assert answer["orders"] == [row["OrderNo"] for row in expected.json()["value"]]
+    # Expanded navigations reach the generated models: to-many as a list of rows, to-one as a row or None.
+    with docs_server.client() as client:
+        rows = client.get(
+            "/api/9999/orders",
+            params={"$top": "5", "$orderby": "OrderNo desc", "$expand": "OrderLines($top=2),Customer"},
+        ).json()["value"]
+    assert answer["lines"] == {str(row["OrderNo"]): [line["LineNo"] for line in row["OrderLines"]] for row in rows}
+    assert answer["customers"] == {
+        str(row["OrderNo"]): row["Customer"] and row["Customer"]["CustomerNo"] for row in rows
+    }
 
 
 @pytest.mark.chromium

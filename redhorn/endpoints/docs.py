@@ -45,8 +45,9 @@ class Document:
 class DocumentCache:
     """Documents per company, for the metadata they were built from."""
 
-    def __init__(self, version: str) -> None:
+    def __init__(self, version: str, *, max_expand_depth: int = 2) -> None:
         self.version = version
+        self.max_expand_depth = max_expand_depth
         self._documents: dict[tuple[int, bool, str], tuple[Metadata, Document]] = {}
 
     def document(self, metadata: Metadata, company: int, *, standard_only: bool = False, prefix: str = "") -> Document:
@@ -55,7 +56,12 @@ class DocumentCache:
         if cached is not None and cached[0] is metadata:
             return cached[1]
         built = build_openapi(
-            metadata, company, version=self.version, standard_only=standard_only, server_url=prefix or "/"
+            metadata,
+            company,
+            version=self.version,
+            standard_only=standard_only,
+            server_url=prefix or "/",
+            max_expand_depth=self.max_expand_depth,
         )
         body = encode(built)
         document = Document(body, gzip.compress(body, 6), '"' + hashlib.sha256(body).hexdigest()[:32] + '"')

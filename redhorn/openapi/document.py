@@ -2,7 +2,8 @@
 
 Every resource of the company (and of `vbsys` and `Catalog`) gets its list, by-key and `$count`
 operations, a schema of its properties (types, formats, nullability, lengths, the key, Visma's
-column numbers and value domains) and a page schema for the OData envelope. Each resource is its
+column numbers and value domains, and the navigations `$expand` adds) and a page schema for the
+OData envelope; its reads document `$expand` and its list `$apply` (`redhorn.openapi.navigation`). Each resource is its
 own tag, and the UI filters tags, so 350 resources stay navigable. Every fixed body (the envelopes,
 the resource listing, `/health`, the error body, the token answer) has the schema msgspec makes of
 the Struct that writes it (`redhorn.openapi.schemas`), so the document cannot drift from them.
@@ -26,9 +27,18 @@ from apispec import APISpec
 
 from redhorn.auth.backends import TOKEN_PATH
 from redhorn.auth.endpoint import OAuthErrorBody, TokenResponse
-from redhorn.encoding import HealthReport, ResourceList
+from redhorn.encoding import HealthReport, ReadinessReport, ResourceList
 from redhorn.errors import ApiError, ErrorBody, error_classes
 from redhorn.metadata import Column, Database, Metadata, Table
+from redhorn.odata.expand import Navigation, navigations
+from redhorn.openapi.navigation import (
+    DEFAULT_MAX_EXPAND_DEPTH,
+    EXPANDED_ROW,
+    EXPANDED_ROW_SCHEMA,
+    apply_parameter,
+    expand_parameter,
+    navigation_properties,
+)
 from redhorn.openapi.schemas import fixed_components, page_schema, ref, written_schema
 from redhorn.writers.rules import LINE_TABLES, plural_name
 
@@ -90,12 +100,33 @@ QUERY_OPTIONS: list[dict[str, Any]] = [
         "description": "Made by the server: follow `@odata.nextLink` rather than writing one",
         "schema": {"type": "string", "maxLength": 1000},
     },
+    {
+        "name": "$deltatoken",
+        "description": "Made by the server: follow `@odata.deltaLink` for the rows changed and deleted since "
+        "(takes `$filter` and `$select` as the link has them, and no other option)",
+        "schema": {"type": "string", "maxLength": 1000},
+    },
+    {
+        "name": "$format",
+        "description": "`json` (a page, the default), or the whole result streamed in one answer: `ndjson` "
+        "(one row object a line) or `csv` (UTF-8 with a BOM and a header row); the same as `Accept: "
+        "application/x-ndjson` or `text/csv`",
+        "schema": {"type": "string", "enum": ["json", "ndjson", "csv"]},
+    },
 ]
 PREFER = {
     "name": "Prefer",
     "in": "header",
-    "description": "`odata.maxpagesize=N` asks for pages of at most N rows (up to the server's maximum)",
+    "description": "`odata.maxpagesize=N` asks for pages of at most N rows (up to the server's maximum); "
+    "`odata.track-changes` puts an `@odata.deltaLink` on the last page (comma-separated, both together)",
     "schema": {"type": "string"},
+}
+# A list answered whole, as a stream, when `Accept` or `$format` asks for it.
+STREAMED_LIST = {
+    "application/x-ndjson": {
+        "schema": {"type": "string", "description": "One row object a line, as a page's `value` holds them"}
+    },
+    "text/csv": {"schema": {"type": "string", "description": "UTF-8 with a BOM, a header row, RFC 4180 quoting, CRLF"}},
 }
 SECURITY: list[dict[str, list[str]]] = [{"basic": []}, {"bearer": []}, {"oauth2": []}]
 
@@ -304,8 +335,10 @@ def _standard_only(metadata: Metadata) -> Metadata:
 class _Builder:
     """Adds databases' resources to `spec`, naming their schemas apart from the fixed ones and each other."""
 
-    def __init__(self, spec: APISpec) -> None:
+    def __init__(self, spec: APISpec, *, max_expand_depth: int = DEFAULT_MAX_EXPAND_DEPTH) -> None:
         self.spec = spec
+        self.max_expand_depth = max_expand_depth
+        spec.components.schemas[EXPANDED_ROW] = dict(EXPANDED_ROW_SCHEMA)
         self.used: set[str] = set(spec.components.schemas)  # a table named like a fixed body is renamed
         self.read_errors = _errors()
         self.write_errors = _errors(writes=True)
@@ -332,21 +365,34 @@ class _Builder:
             raise ValueError(f"Two schemas are named {name!r}")
         self.spec.components.schemas[name] = schema
 
+    def named_parameter(self, component: str, parameter: dict[str, Any]) -> str:
+        """`parameter` added under components as `component`: one resource's own, shared by its operations."""
+        fields = {key: value for key, value in parameter.items() if key != "in"}
+        self.spec.components.parameter(component, parameter["in"], fields)
+        return component
+
     def add_database(self, database: Database, prefix: str, company_parameter: dict[str, Any] | None) -> None:
         base_parameters: list[dict[str, Any] | str] = [self.parameter(company_parameter)] if company_parameter else []
         label = "company" if company_parameter else database.name
+        # Every table's schema name first: a row schema refers to the tables its navigations lead to.
+        names = {table.name: _schema_name(table, self.used, database) for table in database.tables}
+        resources = {table.name: table.resource for table in database.tables}
         for table in database.tables:
-            name = _schema_name(table, self.used, database)
+            name = names[table.name]
+            navs = navigations(database, table)
             # One schema per column, shared by the row and the write schema.
             properties = {column.name: _column_schema(column) for column in table.columns}
-            self.schema(name, _row_schema(table, properties))
+            row_properties = {**properties, **navigation_properties(navs, names)} if navs else properties
+            self.schema(name, _row_schema(table, row_properties))
             self.schema(f"{name}Page", page_schema(f"#/components/schemas/{name}"))
             tag = table.resource if company_parameter else f"{database.name.lower()}/{table.resource}"
             self.spec.tag({"name": tag, "description": f"{table.name} ({label})"})
             operation_base = table.resource if company_parameter else f"{database.name.lower()}_{table.resource}"
             path = f"{prefix}/{table.resource}"
             page = {"$ref": f"#/components/schemas/{name}Page"}
-            list_parameters = [*base_parameters, *self.query_options, self.prefer]
+            expand = self.expand(name, table, navs, resources)
+            apply = self.named_parameter(f"{name}.apply", apply_parameter(table, navs))
+            list_parameters = [*base_parameters, *self.query_options, *expand, apply, self.prefer]
             self.get_operation(
                 path,
                 tag,
@@ -354,8 +400,9 @@ class _Builder:
                 f"A page of {table.name} rows",
                 list_parameters,
                 {
-                    "description": "A page of rows; follow `@odata.nextLink` for more",
-                    "content": {"application/json": {"schema": page}},
+                    "description": "A page of rows; follow `@odata.nextLink` for more. With `Accept: "
+                    "application/x-ndjson` or `text/csv` (or `$format`), every row in one streamed answer",
+                    "content": {"application/json": {"schema": page}, **STREAMED_LIST},
                 },
             )
             count_parameters = [*base_parameters, self.query_options[0]]
@@ -372,7 +419,7 @@ class _Builder:
             )
             if table.key:
                 key_path = path + "".join(f"/{{{column.name}}}" for column in table.key)
-                key_parameters = [*base_parameters, *_key_parameters(table), self.query_options[1]]
+                key_parameters = [*base_parameters, *_key_parameters(table), self.query_options[1], *expand]
                 self.get_operation(
                     key_path,
                     tag,
@@ -387,6 +434,15 @@ class _Builder:
                 )
             if company_parameter is not None and not table.is_view:
                 self.add_writes(database, table, properties, name, tag, operation_base, path, base_parameters)
+
+    def expand(
+        self, name: str, table: Table, navs: Sequence[Navigation], resources: dict[str, str]
+    ) -> list[dict[str, Any] | str]:
+        """The `$expand` parameter of `table`'s reads, none when it has no navigations (nothing to expand)."""
+        if not navs:
+            return []
+        parameter = expand_parameter(table, navs, resources, max_depth=self.max_expand_depth)
+        return [self.named_parameter(f"{name}.expand", parameter)]
 
     def add_writes(
         self,
@@ -488,7 +544,13 @@ class _Builder:
 
 
 def build_openapi(
-    metadata: Metadata, company: int, *, version: str, server_url: str = "/", standard_only: bool = False
+    metadata: Metadata,
+    company: int,
+    *,
+    version: str,
+    server_url: str = "/",
+    standard_only: bool = False,
+    max_expand_depth: int = DEFAULT_MAX_EXPAND_DEPTH,
 ) -> dict[str, Any]:
     """The OpenAPI document for one company's database (with `vbsys` and `Catalog`).
 
@@ -500,6 +562,7 @@ def build_openapi(
             the token URL of the password flow is under it too.
         standard_only: only Visma's own tables and columns, as the dictionary knows them: the
             public document, which tells nobody what a company added (Data Model Extensions).
+        max_expand_depth: how deep `$expand` nests, as the server's `Query.MaxExpandDepth` allows.
     """
     if standard_only:
         metadata = _standard_only(metadata)
@@ -520,7 +583,7 @@ def build_openapi(
         security=SECURITY,
     )
     _add_shared_components(spec, metadata, server_url.rstrip("/") + TOKEN_PATH)
-    builder = _Builder(spec)
+    builder = _Builder(spec, max_expand_depth=max_expand_depth)
     company_parameter = {
         "name": "companyNo",
         "in": "path",
@@ -635,6 +698,74 @@ def _add_fixed_paths(spec: APISpec) -> None:
         {
             "description": "RFC 6749 error: invalid_request, invalid_grant or unsupported_grant_type",
             "content": {"application/json": {"schema": ref(OAuthErrorBody)}},
+        },
+    )
+    spec.components.security_scheme(
+        "metricsToken", {"type": "http", "scheme": "bearer", "description": "The `Metrics.Token` setting"}
+    )
+    spec.path(
+        path="/health/live",
+        operations={
+            "get": {
+                "tags": ["service"],
+                "summary": "The process answers (no database, no licence): for a liveness probe",
+                "operationId": "health_live",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "Alive",
+                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
+                    }
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/health/ready",
+        operations={
+            "get": {
+                "tags": ["service"],
+                "summary": "Whether to send requests here: the licence holds and the databases answer",
+                "description": "`ok`: the licence holds and every database answers. `degraded` (still 200): "
+                "the licence holds and some company database answers, another does not (its own requests "
+                "answer 503). `unavailable` (503 with `Retry-After`): the licence is invalid or no company "
+                "database answers. Each database is pinged at most once a second however often this is "
+                "polled. With credentials the answer names each database's state and the licence.",
+                "operationId": "health_ready",
+                "security": [{}, *SECURITY],
+                "responses": {
+                    "200": {
+                        "description": "`ok` or `degraded`",
+                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
+                    },
+                    "503": {
+                        "description": "`unavailable`",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
+                    },
+                },
+            }
+        },
+    )
+    spec.path(
+        path="/metrics",
+        operations={
+            "get": {
+                "tags": ["service"],
+                "summary": "Prometheus metrics: requests, latency, database pools, writes, throttling, licence",
+                "description": "Only with `Bearer <Metrics.Token>`, unless `Metrics.Public`; 404 when "
+                "`Metrics.Enabled` is false. Under several workers, the sum of them all.",
+                "operationId": "metrics",
+                "security": [{"metricsToken": []}],
+                "responses": {
+                    "200": {
+                        "description": "The Prometheus text format",
+                        "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+                    },
+                    "401": {"description": "Without the metrics token"},
+                    "404": {"description": "`Metrics.Enabled` is false"},
+                },
+            }
         },
     )
     spec.path(

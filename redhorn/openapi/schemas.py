@@ -18,14 +18,21 @@ from typing import Any
 import msgspec
 
 from redhorn.auth.endpoint import OAuthErrorBody, TokenResponse
-from redhorn.encoding import HealthReport, ListEnvelope, ResourceList, WriteAnswer, encode
+from redhorn.encoding import HealthReport, ListEnvelope, ReadinessReport, ResourceList, WriteAnswer, encode
 from redhorn.errors import ErrorBody
 from redhorn.writers.model import Message
 
 REF_TEMPLATE = "#/components/schemas/{name}"
 
 # Bodies with a component of their own (their nested Structs get one too: ErrorDetail, Message ...).
-FIXED_BODIES: tuple[type[msgspec.Struct], ...] = (ErrorBody, TokenResponse, OAuthErrorBody, ResourceList, HealthReport)
+FIXED_BODIES: tuple[type[msgspec.Struct], ...] = (
+    ErrorBody,
+    TokenResponse,
+    OAuthErrorBody,
+    ResourceList,
+    HealthReport,
+    ReadinessReport,
+)
 # Envelopes whose `value` each resource fills in; no component of their own.
 _TEMPLATES: tuple[Any, ...] = (ListEnvelope, WriteAnswer[Message])
 

@@ -99,3 +99,12 @@ async def test_a_token_of_a_grouped_page_does_not_serve_another_grouping(client:
     other = link.replace("Total", "Sum")
     response = await client.get(other)
     assert response.status_code == 400 and response.json()["error"]["code"] == "InvalidSkipToken"
+
+
+@pytest.mark.parametrize("url", ["/api/9999/orders", "/odata/9999/Orders"])
+async def test_expand_with_apply_is_a_400(client: httpx.AsyncClient, url: str):
+    response = await client.get(
+        url, params={"$apply": "groupby((OrderType),aggregate($count as N))", "$expand": "Customer"}
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["target"] == "$expand"

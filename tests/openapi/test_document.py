@@ -8,7 +8,6 @@ import re
 from typing import Any
 
 import httpx
-from openapi_spec_validator import validate
 
 
 async def fetch_document(client: httpx.AsyncClient, query: str = "") -> dict[str, Any]:
@@ -24,9 +23,11 @@ def parameters_of(document: dict[str, Any], operation: dict[str, Any]) -> list[d
     return [shared[p["$ref"].rsplit("/", 1)[1]] if "$ref" in p else p for p in operation["parameters"]]
 
 
-async def test_the_document_is_valid_openapi_and_covers_every_resource(client: httpx.AsyncClient):
+async def test_the_document_is_valid_openapi_and_covers_every_resource(
+    client: httpx.AsyncClient, validated_documents: dict[str, dict[str, Any]]
+):
     document = await fetch_document(client, "?company=9999")
-    validate(document)
+    assert document == validated_documents["company"], "the same document whichever engine reads the rows"
     resources = [entry["name"] for entry in (await client.get("/api/9999")).json()["value"]]
     for resource in resources:
         assert f"/api/{{companyNo}}/{resource}" in document["paths"], resource
@@ -58,7 +59,7 @@ async def test_schemas_carry_types_keys_lengths_and_extensions(client: httpx.Asy
     associate = schemas["Associate"]["properties"]["ACME_Segment"]
     assert associate["type"] == ["string", "null"] and "extension" in associate["description"]
     page = schemas["OrderPage"]["properties"]
-    assert set(page) == {"@odata.count", "value", "@odata.nextLink"}
+    assert set(page) == {"@odata.count", "value", "@odata.nextLink", "@odata.deltaLink"}
     assert schemas["ErrorBody"]["properties"]["error"]["$ref"].endswith("ErrorDetail")
 
 

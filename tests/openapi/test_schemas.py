@@ -32,7 +32,7 @@ def test_fixed_components_are_those_msgspec_makes():
 
 def test_a_page_is_the_envelope_with_the_resources_rows():
     page = page_schema("#/components/schemas/Order")
-    assert list(page["properties"]) == ["@odata.count", "value", "@odata.nextLink"]
+    assert list(page["properties"]) == ["@odata.count", "value", "@odata.nextLink", "@odata.deltaLink"]
     assert page["properties"]["value"] == {"type": "array", "items": {"$ref": "#/components/schemas/Order"}}
     assert page["required"] == ["value"] and "title" not in page
     assert page_schema("#/x")["properties"]["value"]["items"] == {"$ref": "#/x"}, "each copy is its own"
