@@ -19,6 +19,9 @@ a peer measured in the same run, because the machines are noisy. Sections:
 - apply: `$apply` groupby over the order lines against the same GROUP BY in sqlite3.
 - compression: gzip, brotli and zstd levels on real pages: time per page against bytes saved.
 - export: every order line as one NDJSON stream (plain and zstd) against nextLink pages of 1,000.
+- observability: the 100-row page with logs and metrics on against both off.
+- cluster: the 100-row page from --workers 2 against one worker, and two hosts behind nginx
+         (shared Redis) against one host.
 
 Run one section with `python -m bench page`; the default runs them all.
 """
@@ -43,8 +46,10 @@ import httpx
 
 from bench import servers
 from bench.apply import bench_apply
+from bench.cluster import bench_cluster
 from bench.compression import bench_compression
 from bench.export import bench_export
+from bench.observability import bench_observability
 from bench.parse import bench_parse
 from bench.servers import bearer_token
 from bench.starvation import bench_starvation
@@ -571,6 +576,8 @@ SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "parse": bench_parse,
     "compression": bench_compression,
     "export": bench_export,
+    "observability": bench_observability,
+    "cluster": bench_cluster,
 }
 
 

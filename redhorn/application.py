@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from importlib import metadata as package_metadata
 from pathlib import Path
@@ -31,7 +30,7 @@ from redhorn.auth.users import UserDirectory
 from redhorn.catalog.cache import MetadataCache
 from redhorn.catalog.crawler import crawl
 from redhorn.catalog.dictionary import load_dictionary, overrides_file
-from redhorn.endpoints import docs, odata, reads, service, writes
+from redhorn.endpoints import docs, health, odata, reads, service, writes
 from redhorn.engines.connect import create_engine
 from redhorn.errors import (
     ApiError,
@@ -44,14 +43,18 @@ from redhorn.errors import (
 from redhorn.licensing.keeper import LicenceKeeper
 from redhorn.licensing.licence import load_public_key
 from redhorn.middleware.compression import CompressionMiddleware
+from redhorn.middleware.cors import cors_layer
 from redhorn.middleware.https import HttpsOnlyMiddleware
 from redhorn.middleware.limits import RequestGuardMiddleware
 from redhorn.odata.parser import QueryLimits
+from redhorn.server.cluster import SharedState
+from redhorn.server.keys import installation_key
+from redhorn.server.metrics import METRICS_PATH, metrics_endpoint, watch_pools
+from redhorn.server.observe import RequestObserver, ScopeCapture
 from redhorn.server.redaction import install_redaction
 from redhorn.settings import SETTINGS_ENV, Settings, load_settings, resolve_path
 from redhorn.state import State
 from redhorn.writers.executor import create_writer
-from redhorn.writers.idempotency import IdempotencyStore
 
 logger = logging.getLogger("redhorn")
 
@@ -67,7 +70,7 @@ def _installed_version() -> str:
 VERSION = _installed_version()
 
 # Public paths that show more to a user who logs in: a company's own document, health details.
-CREDENTIALS_OPTIONAL = frozenset({docs.SPEC_PATH, "/health"})
+CREDENTIALS_OPTIONAL = frozenset({docs.SPEC_PATH, "/health", "/health/ready"})
 # The signing key `redhorn serve` makes for its workers when the settings name none (hex).
 SERVER_KEY_ENV = "REDHORN_SERVER_SIGNING_KEY"
 
@@ -97,27 +100,16 @@ def root_of(settings_file: Path) -> Path:
     return folder.parent if folder.name == "config" else folder
 
 
-def signing_key(settings: Settings, environ: Mapping[str, str] = os.environ) -> bytes:
-    """`Tokens.SigningKey`; else the key `redhorn serve` made for its workers; else one for this process.
+def signing_key(
+    settings: Settings, environ: Mapping[str, str] = os.environ, settings_file: Path | None = None
+) -> bytes:
+    """`Tokens.SigningKey`; else the installation's key file beside `settings_file`; else the key
+    `redhorn serve` made for its workers; else one for this process (see `redhorn.server.keys`).
 
     Without a shared key each worker would sign with its own, and a token or a nextLink from one
     worker would fail on the next request that another worker takes.
     """
-    if settings.tokens.signing_key:
-        return settings.tokens.signing_key.encode("utf-8")
-    shared = environ.get(SERVER_KEY_ENV, "")
-    if shared:
-        logger.warning(
-            "Tokens.SigningKey is empty: this server's workers share a key made at its start. Access tokens "
-            "and $skiptokens do not survive a restart and are not accepted by other hosts; set a key for that."
-        )
-        return bytes.fromhex(shared)
-    logger.warning(
-        "Tokens.SigningKey is empty: a random key was made for this process. Access tokens and "
-        "$skiptokens it issues are not accepted by other workers or after a restart; "
-        "set a shared key when running several workers."
-    )
-    return secrets.token_bytes(32)
+    return installation_key(settings, settings_file, environ, SERVER_KEY_ENV)
 
 
 def create_licence_keeper(settings: Settings, root: Path) -> LicenceKeeper:
@@ -169,8 +161,13 @@ def middleware_stack(settings: Settings, backend: AuthenticationBackend) -> list
     answers after that, authentication errors included, so every layer inside it (endpoints,
     error handlers, the disconnect watcher, which reads only `receive`) works on the uncompressed
     answer and sets `Content-Length` and `ETag` for it; the compressor rewrites them on the way out.
+    CORS sits inside the HTTPS check and outside compression and authentication, so that preflights
+    need no credentials. The observer is outermost, so that refusals at the door are logged and
+    counted too.
     """
     layers = [
+        # Outermost: every answer, refusals at the door included, gets its id, timing, log line and count.
+        Middleware(RequestObserver, metrics=settings.metrics.enabled),
         Middleware(
             RequestGuardMiddleware,
             max_query_string_bytes=settings.query.max_query_string_bytes,
@@ -181,7 +178,12 @@ def middleware_stack(settings: Settings, backend: AuthenticationBackend) -> list
             trusted_proxies=settings.server.trusted_proxies,
             public_base_url=settings.server.public_base_url,
         ),
+        Middleware(ScopeCapture),  # the scope as the application sees it, for the access line
     ]
+    # CORS inside the HTTPS check and outside authentication: a preflight carries no credentials.
+    cors = cors_layer(settings.cors)
+    if cors is not None:
+        layers.append(cors)
     compression = settings.compression
     if compression.enabled:
         layers.append(
@@ -216,31 +218,30 @@ def create_app(
         path = settings_file or default_settings_file()
         settings = load_settings(path)
         root = root or root_of(path)
+        settings_file = path  # the signing key file lives beside it
     app_root = root or Path.cwd()
     loaded: Settings = settings
     for section in loaded.ignored_sections():
         logger.warning("Settings: %s is an ASP.NET section redhorn does not use; it is ignored", section)
-    key = signing_key(loaded)
+    key = signing_key(loaded, settings_file=settings_file)
     authenticator = create_authenticator(loaded, key)
     install_redaction("uvicorn.access", "uvicorn.error", "redhorn")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(loaded, app_root)
+        if loaded.metrics.enabled:
+            watch_pools(engine)
         try:
             dictionary = load_dictionary(overrides_file(settings_file or default_settings_file()))
             metadata = MetadataCache(await crawl(engine, dictionary), engine, dictionary)
             query = loaded.query
             limits = QueryLimits(query.max_top, query.max_filter_length, query.max_filter_nodes)
             licence = create_licence_keeper(loaded, app_root)
-            write_settings = loaded.writes
             writer = create_writer(loaded, app_root, lambda name: metadata.current.databases[name])
-            idempotency = IdempotencyStore(
-                resolve_path(write_settings.idempotency_database, app_root),
-                write_settings.idempotency_key_seconds,
-                write_settings.busy_timeout_seconds,
-                write_settings.idempotency_pending_seconds,
-            )
+            shared = SharedState(loaded, app_root)  # what the workers and hosts share (Cluster.RedisUrl)
+            shared.attach(authenticator.throttle, licence)
+            idempotency = shared.idempotency
             app.state.redhorn = State(
                 loaded, app_root, engine, metadata, limits, derive_key(key, "skiptoken"), licence, writer, idempotency
             )
@@ -248,6 +249,7 @@ def create_app(
             tasks = [loop.create_task(licence.run())] if licence.path else []
             if query.schema_check_seconds > 0:
                 tasks.append(loop.create_task(metadata.run(query.schema_check_seconds)))
+            shared.start(metadata)
             try:
                 yield
             finally:
@@ -257,12 +259,15 @@ def create_app(
                         await task
                 await licence.close()
                 await writer.close()
-                await idempotency.close()
+                await shared.close()  # the idempotency records with it
         finally:
             await engine.close()
 
     routes = [
         Route("/health", service.health, methods=["GET"]),
+        Route("/health/live", health.live, methods=["GET"]),
+        Route("/health/ready", health.ready, methods=["GET"]),
+        Route(METRICS_PATH, metrics_endpoint, methods=["GET"]),
         Route(docs.SPEC_PATH, docs.openapi_document, methods=["GET"]),
         Route("/swagger", docs.swagger_page, methods=["GET"]),
         Mount(docs.STATIC_PATH, app=docs.static_files(), name="swagger-static"),
@@ -292,7 +297,7 @@ def create_app(
     middleware = middleware_stack(loaded, backend)
     app = Starlette(routes=routes, middleware=middleware, exception_handlers=handlers, lifespan=lifespan)
     app.state.authenticator = authenticator
-    app.state.documents = docs.DocumentCache(VERSION)
+    app.state.documents = docs.DocumentCache(VERSION, max_expand_depth=settings.query.max_expand_depth)
     return app
 
 

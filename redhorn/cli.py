@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
 import datetime as dt
 import errno
 import getpass
@@ -35,9 +34,13 @@ from redhorn.engines.connect import create_engine
 from redhorn.errors import CertificateError, CommandError, LicenceError, SettingsError
 from redhorn.licensing.keeper import write_atomically
 from redhorn.licensing.licence import generate_key, issue_licence, load_private_key
+from redhorn.server.cluster import open_idempotency
+from redhorn.server.keys import check_cluster_key
+from redhorn.server.logs import log_config
+from redhorn.server.metrics import multiprocess_folder
 from redhorn.server.tls import check_certificate_pair, make_development_certificate
 from redhorn.settings import SETTINGS_ENV, Settings, load_settings, parse_connection_string, resolve_path
-from redhorn.writers.idempotency import IdempotencyStore
+from redhorn.writers.idempotency import IdempotencyRecords
 
 DEMO_SETTINGS = "demo_settings.json"
 SETTINGS_HELP = "settings file (default: $REDHORN_SETTINGS or config/appsettings.json)"
@@ -103,6 +106,7 @@ def command_serve(args: argparse.Namespace) -> int:
     settings = load_settings(settings_file)
     create_engine(settings, root_of(settings_file), warn=False)  # fail early on a bad connection string
     load_dictionary(overrides_file(settings_file))  # and on a bad site overrides file, naming it and the line
+    check_cluster_key(settings)  # and on several hosts without one signing key
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     tls: dict[str, str] = {}
@@ -116,6 +120,7 @@ def command_serve(args: argparse.Namespace) -> int:
     os.environ[SETTINGS_ENV] = str(settings_file)
     if not settings.tokens.signing_key:
         os.environ[SERVER_KEY_ENV] = secrets.token_hex(32)  # one key for every worker of this server
+    multiprocess_folder(args.workers)  # several workers: /metrics adds up every worker's counts
     print(f"redhorn serves {scheme}://{host}:{port}", flush=True)
     if args.show_login:
         print(login_hint(settings, f"{scheme}://{host}:{port}"), flush=True)
@@ -127,10 +132,12 @@ def command_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         proxy_headers=False,  # forwarded headers are honoured only from Server.TrustedProxies
         server_header=False,
-        access_log=not args.no_access_log,
+        access_log=False,  # redhorn.access replaces uvicorn's access log (--no-access-log silences it)
         log_level=args.log_level,
-        log_config=_log_config(),
+        log_config=_log_config(settings, args),
         http="redhorn.server.protocol:GuardedHttpToolsProtocol",  # header deadline and connection cap
+        # SIGTERM (Ctrl+Break on Windows): stop accepting, let requests in flight finish this long
+        timeout_graceful_shutdown=settings.server.shutdown_timeout_seconds,
         **tls,  # type: ignore[arg-type]
     )
     return 0
@@ -185,14 +192,10 @@ def _bind_and_close(family: int, kind: int, protocol: int, address: Any) -> None
         probe.bind(address)
 
 
-def _log_config() -> dict[str, Any]:
-    """uvicorn's logging, with redhorn's own logger beside its: every worker process applies it, so
-    redhorn's lines appear from each worker, not only from the process that read the command line."""
-    from uvicorn.config import LOGGING_CONFIG
-
-    config = copy.deepcopy(LOGGING_CONFIG)
-    config["loggers"]["redhorn"] = {"handlers": ["default"], "level": "INFO", "propagate": False}
-    return config
+def _log_config(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
+    """The logging every process applies (uvicorn applies it in each worker), so that redhorn's
+    lines, the access line among them, appear from each worker in `Logs.Format`."""
+    return log_config(settings.logs.format, access_log=not args.no_access_log, level=args.log_level)
 
 
 def login_hint(settings: Settings, base_url: str) -> str:
@@ -331,12 +334,10 @@ def command_licence_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _idempotency_store(args: argparse.Namespace) -> IdempotencyStore:
+def _idempotency_store(args: argparse.Namespace) -> IdempotencyRecords:
+    """The records the servers keep: the host's SQLite file, or Redis with `Cluster.RedisUrl`."""
     settings_file = _settings_path(args.settings)
-    writes = load_settings(settings_file).writes
-    return IdempotencyStore(
-        resolve_path(writes.idempotency_database, root_of(settings_file)), writes.idempotency_key_seconds
-    )
+    return open_idempotency(load_settings(settings_file), root_of(settings_file), own_connection=True)
 
 
 def command_idempotency_unresolved(args: argparse.Namespace) -> int:
@@ -374,6 +375,20 @@ def command_idempotency_resolve(args: argparse.Namespace) -> int:
             f"No Idempotency-Key {args.key!r} waits for an operator (see 'redhorn idempotency unresolved')"
         )
     print(f"Idempotency-Key {args.key!r} is free: the next request with it writes again")
+    return 0
+
+
+def command_check(args: argparse.Namespace) -> int:
+    """Check what `serve` needs; one line per problem on stderr and status 1, or a summary and 0."""
+    from redhorn.tools.check import check
+
+    settings_file = _settings_path(args.settings)
+    report = check(settings_file, os.environ, tls=not args.no_tls)
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    if report.problems:
+        return 1
+    print(f"{settings_file}: all is well: " + "; ".join(report.working))
     return 0
 
 
@@ -502,6 +517,19 @@ def build_parser() -> argparse.ArgumentParser:
     resolve = _subcommand(keys, "resolve", help="free a key once Visma Business has been checked")
     resolve.add_argument("key")
     resolve.set_defaults(handler=command_idempotency_resolve)
+
+    checking = _subcommand(
+        commands,
+        "check",
+        help="check the settings, the databases, VBS, the licence and the certificate before serving",
+        description="Validate the settings file (with its environment overrides), open every database the "
+        "server would serve, reach VBS and the licence service when configured, judge the licence and load "
+        "the TLS certificate with its key. Exit 0 with a summary, or 1 with one line per problem.",
+    )
+    checking.add_argument(
+        "--no-tls", action="store_true", help="skip the certificate, for a server run with 'serve --no-tls'"
+    )
+    checking.set_defaults(handler=command_check)
 
     # A client of a server, which reads no settings file: no --settings of its own.
     pull = commands.add_parser(

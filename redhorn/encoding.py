@@ -52,6 +52,7 @@ NextLink = Annotated[
 ]
 MessageT = TypeVar("MessageT")
 HealthStatus = Literal["ok", "degraded"]
+ReadinessStatus = Literal["ok", "degraded", "unavailable"]
 DatabaseStatus = Literal["ok", "unavailable", "starting"]
 
 
@@ -184,6 +185,14 @@ class HealthReport(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True
     """Whether the API and its databases answer; `databases` and `licence` only with credentials."""
 
     status: HealthStatus
+    databases: dict[str, DatabaseStatus] | msgspec.UnsetType = msgspec.UNSET
+    licence: LicenceReport | msgspec.UnsetType = msgspec.UNSET
+
+
+class ReadinessReport(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """`/health/ready` and `/health/live`: whether to send requests here; details only with credentials."""
+
+    status: ReadinessStatus
     databases: dict[str, DatabaseStatus] | msgspec.UnsetType = msgspec.UNSET
     licence: LicenceReport | msgspec.UnsetType = msgspec.UNSET
 

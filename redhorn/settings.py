@@ -12,7 +12,12 @@ key or a value of the wrong type raises `SettingsError` naming the key path and 
 
 from __future__ import annotations
 
+import copy
+import os
 import re
+import types
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -110,6 +115,8 @@ class ServerSettings(_Section, frozen=True):
     # The address clients reach the API at, behind a proxy (https://erp.example.com/redhorn): every
     # link redhorn writes (nextLinks, Location, redirects) starts with it. Empty: the request's own.
     public_base_url: str = ""
+    # On SIGTERM (Ctrl+Break on Windows) requests in flight get this long to finish; then they are cancelled.
+    shutdown_timeout_seconds: Count = 30
 
     def __post_init__(self) -> None:
         if self.public_base_url:
@@ -157,6 +164,9 @@ class AuthenticationSettings(_Section, frozen=True):
     # Failed logins allowed per client address (any usernames) within the window.
     max_failed_logins_per_address: Count = 50
     failed_login_window_seconds: Count = 300
+    # Where the failed logins are counted, so every worker of the host counts the same ones (a SQLite
+    # file); empty: each worker counts its own. With Cluster.RedisUrl they are counted in Redis.
+    failed_login_database: str = "~/data/redhorn-logins.db"
 
 
 class WriteSettings(_Section, frozen=True):
@@ -215,6 +225,114 @@ class ExportSettings(_Section, frozen=True):
             )
 
 
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+class CorsSettings(_Section, frozen=True):
+    # Origins (scheme://host[:port]) whose browser pages may call the API; empty: CORS is off, and a
+    # browser lets no page of another origin read an answer. "*" allows every origin.
+    allowed_origins: tuple[str, ...] = ()
+    allowed_methods: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    # Request headers a page may send (Accept, Content-Type and the other safelisted ones always).
+    allowed_headers: tuple[str, ...] = (
+        "Authorization",
+        "Content-Type",
+        "If-Match",
+        "If-None-Match",
+        "Prefer",
+        "Idempotency-Key",
+        "OData-Version",
+        "OData-MaxVersion",
+        "X-Request-ID",
+    )
+    # Answer headers a page may read besides the safelisted ones.
+    exposed_headers: tuple[str, ...] = (
+        "ETag",
+        "Preference-Applied",
+        "Location",
+        "Retry-After",
+        "X-Request-ID",
+        "OData-Version",
+        "Content-Disposition",
+        "Server-Timing",
+    )
+    # Whether a page may send the browser's own credentials (cookies, a Basic login the browser
+    # remembers). A page that sets `Authorization` itself needs no such permission.
+    allow_credentials: bool = False
+    # How long a browser may keep a preflight's answer.
+    max_age_seconds: Annotated[int, msgspec.Meta(ge=0, le=86_400)] = 600
+
+    def __post_init__(self) -> None:
+        for origin in self.allowed_origins:
+            parts = urlsplit(origin)
+            if origin != "*" and (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path
+                or parts.query
+                or parts.fragment
+                or parts.username is not None
+            ):
+                raise ValueError(
+                    f"AllowedOrigins: {origin!r} is not an origin; write scheme://host[:port] with no path "
+                    "(no trailing /), or * for every origin"
+                )
+        if "*" in self.allowed_origins and self.allow_credentials:
+            raise ValueError("AllowedOrigins * with AllowCredentials would let every site use a visitor's login")
+        for name in (*self.allowed_methods, *self.allowed_headers, *self.exposed_headers):
+            if not _HTTP_TOKEN.fullmatch(name):
+                raise ValueError(f"{name!r} is not an HTTP method or header name")
+
+
+class ClusterSettings(_Section, frozen=True):
+    # Several hosts behind one load balancer share failed-login counts, Idempotency-Key answers, the
+    # licence renewal and news of schema changes through this Redis: redis://[:password@]host:6379/0,
+    # or rediss:// over TLS. Empty: each host keeps them to itself (its workers share them in files).
+    redis_url: str = ""
+    # Every key redhorn keeps in Redis starts with this, so that installations can share one Redis.
+    key_prefix: Required = "redhorn:"
+    # How long a Redis command may take before the host treats Redis as unreachable.
+    redis_timeout_seconds: Seconds = 2.0
+
+    def __post_init__(self) -> None:
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("RedisUrl must start with redis://, rediss:// or unix://")
+
+    def __repr__(self) -> str:  # the URL may hold Redis's password
+        return f"ClusterSettings(redis={'on' if self.redis_url else 'off'}, key_prefix={self.key_prefix!r})"
+
+
+class LogSettings(_Section, frozen=True):
+    # `Logs`, not ASP.NET's `Logging`, which files copied from the original product hold and which
+    # stays ignored. json: one JSON object a line, for services and log shippers; text: one line
+    # for a person; auto: text when the log goes to a terminal, json otherwise.
+    format: typing.Literal["auto", "json", "text"] = "auto"
+
+
+# The shortest `Metrics.Token`: 32 characters (`openssl rand -hex 16`) cannot be guessed by trying.
+MIN_METRICS_TOKEN_LENGTH = 32
+
+
+class MetricsSettings(_Section, frozen=True):
+    # `/metrics` (Prometheus text format); false: the path is not served.
+    enabled: bool = True
+    # true: anyone who reaches the port may read it; false: only with `Authorization: Bearer <Token>`.
+    public: bool = False
+    # The scraper's own secret: API users hold company access, not roles, so none of them is an
+    # administrator, and a scraper's credential reaches nothing but `/metrics`. Empty: not public
+    # means no one reads it.
+    token: str = ""
+
+    def __post_init__(self) -> None:
+        if self.token and (len(self.token) < MIN_METRICS_TOKEN_LENGTH or not self.token.isascii()):
+            raise ValueError(
+                f"Token must be at least {MIN_METRICS_TOKEN_LENGTH} ASCII characters (openssl rand -hex 16), or empty"
+            )
+
+    def __repr__(self) -> str:  # never show the token
+        return f"MetricsSettings(enabled={self.enabled}, public={self.public})"
+
+
 # Sections an ASP.NET application's appsettings.json usually holds, the original product's among
 # them. redhorn has no use for them; a file copied from the original starts, with a warning each.
 ASPNET_SECTIONS = ("Logging", "AllowedHosts", "Kestrel", "Urls", "Serilog", "ApplicationInsights", "ConnectionStrings")
@@ -233,6 +351,10 @@ class Settings(_Section, frozen=True):
     writes: WriteSettings = WriteSettings()
     compression: CompressionSettings = CompressionSettings()
     export: ExportSettings = ExportSettings()
+    cors: CorsSettings = CorsSettings()
+    logs: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    cluster: ClusterSettings = ClusterSettings()
     # Read and set aside (see ASPNET_SECTIONS): only whether each is there is kept, never its
     # content (ConnectionStrings may hold passwords); `ignored_sections` names them.
     logging: Any = None
@@ -352,13 +474,14 @@ _ASPNET_FIELDS = (
 )
 
 
-def load_settings(path: Path) -> Settings:
-    """Read and decode the settings file at `path` (see `parse_settings`)."""
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and decode the settings file at `path` (see `parse_settings`), with the environment's
+    overrides (`Section__Key`, see `apply_environment`) on top; `environ` defaults to the process's."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise SettingsError(f"Cannot read settings file {str(path)!r}: {exc.strerror}") from None
-    return parse_settings(text, source=str(path))
+    return parse_with_environment(text, str(path), os.environ if environ is None else environ)
 
 
 def resolve_path(value: str, root: Path) -> Path:
@@ -393,3 +516,185 @@ def embedded_folder(settings: Settings, root: Path) -> Path | None:
 def embedded_database_file(folder: Path, database: str) -> Path:
     """The file of one embedded database: its name and `.db`, in the folder."""
     return folder / f"{database}.db"
+
+
+# Environment overrides, in ASP.NET Core's convention: `Query__MaxPageSize=500` sets
+# `Query.MaxPageSize`, `ApiUsers__0__Password` the first user's password; `__` separates the keys,
+# which match in any case (Windows hands Python its variables' names upper-cased). Only variables
+# whose first key is one of redhorn's sections count, so the rest of the environment is left
+# alone. They apply on top of the file, before validation, so that secrets can stay out of it.
+ENVIRONMENT_SEPARATOR = "__"
+
+
+class _Unsettable(Exception):
+    """Why one environment variable cannot set what it names; never holds the variable's value."""
+
+
+def _without_annotation(kind: Any) -> Any:
+    return typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
+
+
+def _optional_of(kind: Any) -> Any | None:
+    """X for `X | None` (a setting that may be null), else None."""
+    members = typing.get_args(kind) if typing.get_origin(kind) in (typing.Union, types.UnionType) else ()
+    others = [member for member in members if member is not type(None)]
+    return others[0] if len(others) == 1 and len(members) == 2 else None
+
+
+def _element_of(kind: Any) -> Any | None:
+    """X for a list setting (`tuple[X, ...]`), else None."""
+    base = _without_annotation(kind)
+    if typing.get_origin(base) is tuple:
+        arguments = typing.get_args(base)
+        if len(arguments) == 2 and arguments[1] is Ellipsis:
+            return arguments[0]
+    return None
+
+
+def _struct_of(kind: Any) -> type[msgspec.Struct] | None:
+    base = _without_annotation(kind)
+    return base if isinstance(base, type) and issubclass(base, msgspec.Struct) else None
+
+
+def setting_fields(kind: type[msgspec.Struct]) -> dict[str, msgspec.structs.FieldInfo]:
+    """A section's settings by their name in the file, lower-cased (names match in any case)."""
+    return {field.encode_name.lower(): field for field in msgspec.structs.fields(kind)}
+
+
+def _overridable_sections() -> set[str]:
+    """Redhorn's own sections (lower-cased); the ASP.NET ones it ignores are not among them."""
+    return {
+        name
+        for name, field in setting_fields(Settings).items()
+        if _struct_of(field.type) is not None or _element_of(field.type) is not None
+    }
+
+
+def _order(parts: list[str]) -> tuple[tuple[int, int | str], ...]:
+    """Variables in key order, list indexes as numbers: `__2` comes before `__10`, and items in turn."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part.lower()) for part in parts)
+
+
+def environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    """The variables that set a setting, each with its keys, in the order they apply."""
+    sections = _overridable_sections()
+    found = [
+        (name, name.split(ENVIRONMENT_SEPARATOR))
+        for name in environ
+        if ENVIRONMENT_SEPARATOR in name and name.split(ENVIRONMENT_SEPARATOR, 1)[0].lower() in sections
+    ]
+    return sorted(found, key=lambda item: _order(item[1]))
+
+
+def _typed(value: str, kind: Any, path: str, variable: str) -> Any:
+    """The variable's text as the setting's type (a number, a boolean, a string), its range checked."""
+    if _element_of(kind) is not None:
+        raise _Unsettable(f"{path} is a list: set its items as {variable}__0, {variable}__1, ...")
+    if _struct_of(kind) is not None:
+        raise _Unsettable(f"{path} is a section: set its keys as {variable}__Key")
+    if value == "" and _optional_of(kind) is not None:
+        return None
+    try:
+        return msgspec.convert(value, kind, strict=False)
+    except msgspec.ValidationError as exc:  # says the type and the range, never the value
+        raise _Unsettable(str(exc).split(" - at ")[0]) from None
+
+
+def _apply_one(document: dict[str, Any], parts: list[str], value: str, variable: str) -> None:
+    node: Any = document
+    kind: Any = Settings
+    path = ""
+    for position, part in enumerate(parts):
+        last = position == len(parts) - 1
+        struct = _struct_of(_optional_of(kind) or kind)
+        element = _element_of(kind)
+        key: str | int
+        if struct is not None:
+            field = setting_fields(struct).get(part.lower())
+            if field is None:
+                raise _Unsettable(f"{path} has no key {part!r}" if path else f"there is no section {part!r}")
+            key, kind = field.encode_name, field.type
+            path = f"{path}.{key}" if path else key
+            if not isinstance(node, dict):
+                raise _Unsettable(f"{path.rsplit('.', 1)[0]} in the settings file is not a section")
+        elif element is not None:
+            if not (part.isascii() and part.isdigit()):
+                raise _Unsettable(f"{path} is a list: its items are numbered from 0, not {part!r}")
+            key, kind = int(part), element
+            if not isinstance(node, list):
+                raise _Unsettable(f"{path} in the settings file is not a list")
+            if key > len(node):
+                raise _Unsettable(f"{path} has {len(node)} items: the next one is {len(node)}, not {key}")
+            path = f"{path}[{key}]"
+        else:
+            raise _Unsettable(f"{path} is a single value: it has no keys")
+        if last:
+            typed = _typed(value, kind, path, variable)
+            if isinstance(node, list) and key == len(node):
+                node.append(typed)
+            else:
+                node[key] = typed
+            return
+        exists = isinstance(key, int) and key < len(node) if isinstance(node, list) else key in node
+        child = node[key] if exists else None
+        if child is None:
+            child = [] if _element_of(kind) is not None else {}
+            if isinstance(node, list) and key == len(node):
+                node.append(child)
+            else:
+                node[key] = child
+        node = child
+
+
+def apply_environment(document: dict[str, Any], environ: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The settings document with every override applied, and one line per variable that cannot
+    apply, naming it (`environment variable Query__MaxPageSize: Expected `int` >= 1`), never its value.
+
+    Such a variable is left out; the others still apply.
+    """
+    merged = copy.deepcopy(document)
+    problems: list[str] = []
+    for variable, parts in environment_overrides(environ):
+        try:
+            _apply_one(merged, parts, environ[variable], variable)
+        except _Unsettable as exc:
+            problems.append(f"environment variable {variable}: {exc}")
+    return merged, problems
+
+
+def validation_problem(message: str, cleaned: str, source: str) -> str:
+    """A msgspec validation error as `parse_settings` words it: the reason, the key path, the line."""
+    path_match = re.search(r" - at `(\$[^`]*)`$", message)
+    path = path_match.group(1) if path_match else "$"
+    field_match = re.search(r"(?:missing required field|unknown field) `([^`]+)`", message)
+    field = field_match.group(1) if field_match else None
+    where = path + (f".{field}" if field else "")
+    line = _locate(cleaned, path, field if field and "unknown" in message else None)
+    return f"{source}: {message.split(' - at ')[0]} (key {where}, line {line})"
+
+
+def parse_with_environment(text: str, source: str, environ: Mapping[str, str]) -> Settings:
+    """`parse_settings`, with the overrides `environ` holds applied on top of the file first.
+
+    Raises:
+        SettingsError: the file's first problem as `parse_settings` says it, or the first variable
+            that cannot apply, named.
+    """
+    if not environment_overrides(environ):
+        return parse_settings(text, source)
+    cleaned = strip_comments(text)
+    try:
+        document = msgspec.json.decode(cleaned)
+    except msgspec.DecodeError:
+        document = None
+    if not isinstance(document, dict):
+        return parse_settings(text, source)  # not a JSON object: raises, naming the line
+    merged, problems = apply_environment(document, environ)
+    if problems:
+        raise SettingsError(problems[0])
+    try:
+        msgspec.convert(merged, Settings)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(validation_problem(str(exc), cleaned, source)) from None
+    # Valid: decoded once more the way a file is, so that whatever `parse_settings` does after decoding applies too.
+    return parse_settings(msgspec.json.encode(merged).decode(), source)

@@ -13,7 +13,7 @@ from redhorn.odata.parser import QueryLimits
 from redhorn.query.prepared import PreparedCache
 from redhorn.settings import Settings
 from redhorn.writers.executor import Writer
-from redhorn.writers.idempotency import IdempotencyStore
+from redhorn.writers.idempotency import IdempotencyRecords
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class State:
     page_token_key: bytes
     licence: LicenceKeeper
     writer: Writer
-    idempotency: IdempotencyStore
+    # The SQLite file of the host, or Redis shared by every host (`Cluster.RedisUrl`).
+    idempotency: IdempotencyRecords
     prepared: PreparedCache = field(default_factory=PreparedCache)
 
     @property

@@ -19,7 +19,7 @@ import pytest
 
 from redhorn.application import create_app
 from redhorn.server.tls import make_development_certificate
-from redhorn.settings import Settings, parse_settings
+from redhorn.settings import Settings, environment_overrides, parse_settings
 from redhorn.tools.demo.build import build_demo
 
 pytest.register_assert_rewrite("tests.processes")
@@ -90,6 +90,10 @@ def settings_document(data_folder: Path, engine: str = "sqlite", **sections: Any
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test reads the developer's real settings through the environment."""
     monkeypatch.delenv("REDHORN_SETTINGS", raising=False)
+    # Nor its overrides (`Query__MaxPageSize`, ...): a test sets its own, and the servers it starts
+    # inherit only those.
+    for variable, _ in environment_overrides(os.environ):
+        monkeypatch.delenv(variable)
 
 
 @pytest.fixture(scope="session")

@@ -321,7 +321,9 @@ def test_serve_checks_the_certificate_then_hands_it_to_the_server_with_one_signi
         str(tmp_path / "c.pem"),
         str(tmp_path / "k.pem"),
     )
-    assert (uvicorn_run["port"], uvicorn_run["workers"], uvicorn_run["access_log"]) == (port, 1, True)
+    # uvicorn's access log is off: redhorn.access, configured in log_config, replaces it.
+    assert (uvicorn_run["port"], uvicorn_run["workers"], uvicorn_run["access_log"]) == (port, 1, False)
+    assert uvicorn_run["log_config"]["loggers"]["redhorn.access"]["level"] == "INFO"
     assert os.environ[SETTINGS_ENV] == str(settings_file)
     assert len(os.environ[SERVER_KEY_ENV]) == 64, "every worker signs with the key made here"
 

@@ -190,7 +190,7 @@ def serve_arguments(parsed: argparse.Namespace) -> tuple[str, int]:
 
 
 def test_the_windows_service_sample_runs_a_command_line_redhorn_takes():
-    service = ElementTree.parse(REPO / "config" / "service" / "redhorn.xml").getroot()
+    service = ElementTree.parse(REPO / "deploy" / "redhorn.xml").getroot()
     executable = PureWindowsPath(service.findtext("executable", ""))
     assert executable.name == "redhorn.exe" and executable.parent.name == "Scripts", "a venv's console script"
     arguments = [part.strip('"') for part in shlex.split(service.findtext("arguments", ""), posix=False)]
@@ -203,7 +203,7 @@ def test_the_windows_service_sample_runs_a_command_line_redhorn_takes():
 def test_the_systemd_unit_runs_a_command_line_redhorn_takes():
     unit = configparser.ConfigParser(strict=False, interpolation=None)
     unit.optionxform = str  # type: ignore[assignment,method-assign]
-    unit.read_string((REPO / "config" / "service" / "redhorn.service").read_text())
+    unit.read_string((REPO / "deploy" / "redhorn.service").read_text())
     command = shlex.split(unit["Service"]["ExecStart"])
     assert command[0].endswith("/venv/bin/redhorn")
     parsed = build_parser().parse_args(command[1:])

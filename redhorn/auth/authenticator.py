@@ -38,12 +38,12 @@ class Authenticator:
             TooManyFailedLogins: this username or address failed too often lately.
             InvalidCredentials: the username or the password is wrong.
         """
-        self.throttle.check(username, address)
+        await self.throttle.admit(username, address)
         principal = await self.users.check_password(username, password)
         if principal is None:
-            self.throttle.record_failure(username, address)
+            await self.throttle.failed(username, address)
             raise InvalidCredentials("The username or password is wrong")
-        self.throttle.record_success(username, address)
+        await self.throttle.succeeded(username, address)
         return principal
 
     async def basic(self, encoded: str, address: str) -> Principal:
@@ -55,7 +55,7 @@ class Authenticator:
             TooManyFailedLogins: see `login`.
         """
         username, password = _decode_basic(encoded)
-        self.throttle.check(username, address)
+        await self.throttle.admit(username, address)
         digest = hmac.digest(self._cache_key, encoded.encode("latin-1", "replace"), "sha256")
         principal = self._basic.get(digest)
         if principal is None:

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from redhorn.auth.backends import require_principal
 from redhorn.endpoints.disconnect import while_connected
+from redhorn.errors import InvalidQuery
 from redhorn.metadata import Table
 from redhorn.middleware.https import route_path
 from redhorn.odata.parser import parse_query_options
@@ -214,6 +215,8 @@ async def read_page(request: Request, state: State, target: Target, table: Table
 async def read_groups(request: Request, state: State, target: Target, table: Table, asked: ListRequest) -> Groups:
     """`$apply`: parse, plan, compile and fetch a page of groups (never cached: each text plans afresh)."""
     options = parse_query_options(asked.pairs, state.limits)
+    if options.expand_text is not None:
+        raise InvalidQuery("$expand cannot be used with $apply: groups have no navigations", target="$expand")
     grouped: tuple[AggregatePlan, Rows, str | None, int | None] = await while_connected(
         request.receive,
         fetch_grouped(

@@ -38,7 +38,7 @@ from redhorn.state import State
 from redhorn.writers.body import decode_body, require_json, row_write
 from redhorn.writers.idempotency import (
     MAX_KEY_LENGTH,
-    IdempotencyStore,
+    IdempotencyRecords,
     Resumed,
     StoredAnswer,
     fingerprint,
@@ -210,7 +210,7 @@ async def create_rows(request: Request) -> Response:
     return response
 
 
-async def _store(store: IdempotencyStore, scope: str, key: str, response: Response) -> None:
+async def _store(store: IdempotencyRecords, scope: str, key: str, response: Response) -> None:
     location, etag = response.headers.get("location"), response.headers.get("etag")
     await store.store(scope, key, StoredAnswer(response.status_code, bytes(response.body), location, etag))
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, Generic, TypeVar
+from contextvars import ContextVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from redhorn.engines.base import Lane
 from redhorn.errors import DatabaseBusy, DatabaseUnavailable, QueryTimeout
@@ -44,6 +46,25 @@ BUSY_RETRY_AFTER_SECONDS = 1
 # A ping reads next to nothing: a database that takes longer to answer is as good as down.
 PING_TIMEOUT_SECONDS = 5.0
 
+# Seconds this request's statements held a connection (opening it, running, fetching), added up
+# for whoever put a one-element list here: a request's `Server-Timing: db`. Waiting for a free
+# connection is not counted; that is the pool's wait, measured by its meter.
+database_seconds: ContextVar[list[float] | None] = ContextVar("database_seconds", default=None)
+
+
+class PoolMeter(Protocol):
+    """What a pool reports to whoever watches it (the server's metrics); one per pool."""
+
+    def taken(self, waited: float) -> None:
+        """A statement took a connection after waiting `waited` seconds for a free slot."""
+
+    def given_back(self) -> None:
+        """That statement's connection went back (or was thrown away)."""
+
+
+# Makes the meter of a new pool: (database, lane, size) -> meter.
+PoolMeters = Callable[[str, Lane, int], PoolMeter]
+
 
 class ConnectionPool(Generic[Connection]):
     """Connections to one database, opened by `open` and closed by `close`.
@@ -61,12 +82,14 @@ class ConnectionPool(Generic[Connection]):
         size: int,
         wait_seconds: float = DEFAULT_WAIT_SECONDS,
         name: str = "",
+        meter: PoolMeter | None = None,
     ) -> None:
         self._open = open
         self._close = close
         self.size = size
         self.wait_seconds = wait_seconds
         self.name = name
+        self.meter = meter
         self._slots = asyncio.Semaphore(size)
         self._idle: list[Connection] = []
 
@@ -88,10 +111,18 @@ class ConnectionPool(Generic[Connection]):
             DatabaseUnavailable: no connection could be opened.
             DatabaseBusy: every connection stayed busy for `wait_seconds`.
         """
+        waited = 0.0
         if self._slots.locked():  # a free slot (the usual case) is taken at once, with no timer
+            started = time.perf_counter()
             await self._wait_for_slot()
+            waited = time.perf_counter() - started
         else:
             await self._slots.acquire()
+        meter = self.meter
+        if meter is not None:
+            meter.taken(waited)
+        spent = database_seconds.get()
+        held = time.perf_counter() if spent is not None else 0.0
         try:
             connection = self._idle.pop() if self._idle else await self._open_with_retry()
             healthy = True
@@ -109,6 +140,10 @@ class ConnectionPool(Generic[Connection]):
                         await self._close(connection)
         finally:
             self._slots.release()
+            if spent is not None:
+                spent[0] += time.perf_counter() - held
+            if meter is not None:
+                meter.given_back()
 
     async def _wait_for_slot(self) -> None:
         """Take a slot within `wait_seconds`, or refuse.
@@ -141,6 +176,8 @@ class PooledEngine:
 
     pool_size: int
     wait_seconds: float
+    # Set by the server to watch each pool (connections in use, waits); None: unwatched.
+    meters: PoolMeters | None = None
 
     def __init__(self) -> None:
         self._pools: dict[tuple[str, Lane], ConnectionPool[Any]] = {}
@@ -149,7 +186,8 @@ class PooledEngine:
         pool = self._pools.get((database, lane))
         if pool is None:
             size = LOOKUP_POOL_SIZE if lane == "lookup" else self.pool_size
-            pool = ConnectionPool(lambda: self._open(database), self._close, size, self.wait_seconds, database)
+            meter = self.meters(database, lane, size) if self.meters is not None else None
+            pool = ConnectionPool(lambda: self._open(database), self._close, size, self.wait_seconds, database, meter)
             self._pools[(database, lane)] = pool
         return pool
 

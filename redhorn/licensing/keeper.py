@@ -11,7 +11,8 @@ service at `LicenceServiceBaseUrl` for a new one:
 The answer is verified with the issuer's key before anything is written: same licence id and
 licensee, a later expiry. The file is replaced atomically (a temporary file in the same folder,
 fsync, rename, and on POSIX an fsync of the folder), under a lock file (filelock: `flock` on POSIX,
-`LockFileEx` on Windows) so that of several workers on one host only one renews. Any failure
+`LockFileEx` on Windows) so that of several workers on one host only one renews; of several hosts
+(`Cluster.RedisUrl`) one renews under a lease in Redis and the others take its licence (`lease.py`). Any failure
 keeps the old file, is logged without the licence's text, and is retried with a doubling pause;
 the API serves on until the old licence expires.
 """
@@ -34,6 +35,7 @@ import msgspec
 from joserfc.jwk import OKPKey
 
 from redhorn.errors import LicenceError, RenewalFailed
+from redhorn.licensing.lease import LeaseUnavailable, RenewalLease
 from redhorn.licensing.licence import Licence, LicenceState, read_licence, verify_licence
 from redhorn.settings import ApiLicence
 
@@ -63,6 +65,8 @@ class LicenceKeeper:
         self._stamp = self._file_stamp()
         self.last_renewal_error = ""
         self._client: httpx.AsyncClient | None = None
+        # Several hosts (`Cluster.RedisUrl`): who renews, and the licence another host renewed.
+        self.lease: RenewalLease | None = None
         self._report()
 
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -129,36 +133,92 @@ class LicenceKeeper:
         """Re-read the file, and renew the licence if it is due."""
         self._stamp = None  # read it again whatever its stamp
         self.reload_if_changed()
+        if self.lease is not None:
+            await self.adopt_published()
         if self.due_for_renewal():
             await self.renew()
 
     async def renew(self) -> bool:
-        """Ask the service for a new licence and put it in place; False when another worker holds the lock.
+        """Ask the service for a new licence and put it in place; False when another worker or host renews.
+
+        With a lease (`Cluster.RedisUrl`) one host at a time renews and hands the licence to the others.
 
         Raises:
             RenewalFailed: the service could not be reached, or answered with no usable licence.
         """
+        lease = self.lease
+        if lease is not None:
+            try:
+                if not await lease.acquire():
+                    logger.info("Another host is renewing the licence; this host takes its licence afterwards")
+                    return False
+            except LeaseUnavailable as exc:
+                logger.warning("Renewing the licence without the other hosts: %s", exc)
+                lease = None
+        try:
+            if lease is not None and await self.adopt_published():
+                return False  # renewed by another host while this one waited for the lease
+            fresh_text = await self._renew_file()
+            if fresh_text is not None and lease is not None:
+                await lease.publish(fresh_text)
+        finally:
+            if lease is not None:
+                await lease.release()
+        return fresh_text is not None
+
+    async def _renew_file(self) -> str | None:
+        """Renew under the file lock; the new licence's text, or None when another worker holds the lock."""
         assert self.path is not None and self.public_key is not None
         with _exclusive(self.path.with_name(self.path.name + ".lock")) as locked:
             if not locked:
-                return False
+                return None
             current = self._licence_on_file()
             if current is None or not self.due_for_renewal():
                 self.reload_if_changed()
-                return False
+                return None
             text = self.path.read_text(encoding="utf-8").strip()
             fresh_text = await self._ask_service(text)
-            try:
-                fresh = verify_licence(fresh_text, self.public_key)
-            except LicenceError as exc:
-                raise RenewalFailed(f"the service's licence is not acceptable: {exc}") from None
-            if fresh.id != current.id or fresh.licensee != current.licensee:
-                raise RenewalFailed("the service answered with a licence for someone else")
-            if fresh.expires <= current.expires:
-                raise RenewalFailed("the service's licence does not expire later than the current one")
+            fresh = self._acceptable(fresh_text, current, "the service's licence")
             write_atomically(self.path, fresh_text + "\n")
         self.reload_if_changed()
         logger.info("Licence %s renewed; it now expires %s", fresh.id, fresh.expiry_text())
+        return fresh_text
+
+    def _acceptable(self, fresh_text: str, current: Licence, source: str) -> Licence:
+        """The new licence, if it may replace `current`: valid, the same licence, expiring later.
+
+        Raises:
+            RenewalFailed: it may not.
+        """
+        assert self.public_key is not None
+        try:
+            fresh = verify_licence(fresh_text, self.public_key)
+        except LicenceError as exc:
+            raise RenewalFailed(f"{source} is not acceptable: {exc}") from None
+        if fresh.id != current.id or fresh.licensee != current.licensee:
+            raise RenewalFailed(f"{source} is a licence for someone else")
+        if fresh.expires <= current.expires:
+            raise RenewalFailed(f"{source} does not expire later than the current one")
+        return fresh
+
+    async def adopt_published(self) -> bool:
+        """Take the licence another host renewed into this host's file, if it is newer; True if taken."""
+        if self.lease is None or self.path is None or self.public_key is None:
+            return False
+        published = await self.lease.latest()
+        current = self._licence_on_file()
+        if published is None or current is None:
+            return False
+        try:
+            fresh = self._acceptable(published.strip(), current, "another host's licence")
+        except RenewalFailed:
+            return False  # older than ours, or not ours: this host renews on its own when due
+        with _exclusive(self.path.with_name(self.path.name + ".lock")) as locked:
+            if not locked:
+                return False
+            write_atomically(self.path, published.strip() + "\n")
+        self.reload_if_changed()
+        logger.info("Licence %s renewed by another host; it now expires %s", fresh.id, fresh.expiry_text())
         return True
 
     async def _ask_service(self, text: str) -> str:

@@ -20,6 +20,10 @@ a receipt in the write's own transaction (`receipts.py`), so it answers from the
 now. A writer that cannot tell (VBS) leaves the claim `Status` -1, outcome unknown: every retry is
 409 `IdempotencyOutcomeUnknown` until an operator resolves it (`resolve`). Answers are kept for
 `Writes.IdempotencyKeySeconds`.
+
+`IdempotencyRecords` is what the write endpoints use; `IdempotencyStore` keeps the records in the
+SQLite file (the workers of one host), `idempotency_redis.RedisIdempotencyStore` in Redis (the hosts
+of a cluster, `Cluster.RedisUrl`), with the same states and answers.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 import msgspec
@@ -86,7 +91,50 @@ def receipt_of(scope: str, key: str) -> str:
     return fingerprint(b"receipt", scope.encode("utf-8"), key.encode("utf-8")).hex()
 
 
-class IdempotencyStore:
+class IdempotencyRecords(ABC):
+    """The answers to keyed creates, wherever they are kept (see the module's text for the states)."""
+
+    keep_seconds: int
+    pending_seconds: float
+
+    @abstractmethod
+    async def claim(self, scope: str, key: str, request_digest: bytes) -> StoredAnswer | Claimed | Resumed:
+        """The stored answer for this key; else the key, claimed for this request.
+
+        Raises:
+            IdempotencyKeyReused: the key came before with a different request.
+            IdempotencyKeyInUse: the first request with the key is still running.
+            IdempotencyOutcomeUnknown: the first request's write may have happened; no one can tell.
+            WriterUnavailable: the records cannot be reached.
+        """
+
+    @abstractmethod
+    async def mark_unknown(self, scope: str, key: str) -> None:
+        """The claim's write may have happened and no one can tell: hold the key until an operator looks."""
+
+    @abstractmethod
+    async def unresolved(self) -> list[tuple[str, str, float]]:
+        """The keys whose outcome is unknown: (scope, key, when claimed), oldest first."""
+
+    @abstractmethod
+    async def resolve(self, key: str) -> int:
+        """Free a key whose outcome was unknown, once an operator has checked it; how many were freed."""
+
+    @abstractmethod
+    async def store(self, scope: str, key: str, answer: StoredAnswer) -> None:
+        """Keep the answer of a claimed key for `keep_seconds`."""
+
+    @abstractmethod
+    async def release(self, scope: str, key: str) -> None:
+        """Drop a claim whose write failed, so that a retry runs it again."""
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+
+class IdempotencyStore(IdempotencyRecords):
+    """The records in a SQLite file that every worker of the host shares."""
+
     def __init__(self, path: Path, keep_seconds: int, busy_timeout: float = 10.0, pending_seconds: float = 300) -> None:
         self.keep_seconds = keep_seconds
         self.pending_seconds = pending_seconds

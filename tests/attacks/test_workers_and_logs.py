@@ -42,7 +42,8 @@ def test_two_workers_without_a_signing_key_accept_each_others_tokens_and_next_li
                 link, pages = page.json().get("@odata.nextLink"), pages + 1
             assert pages == 12
         log = server.log()
-    assert log.count("workers share a key made at its start") == 2, "redhorn's own lines appear from each worker"
+    assert log.count("workers share a key kept in") == 2, "redhorn's own lines appear from each worker"
+    assert (tmp_path / "redhorn-signing.key").is_file()
     assert "test-signing-key" not in log
 
 
