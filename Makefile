@@ -17,6 +17,8 @@ ODATA_OPENAPI_VERSION := 0.29.0
 ODATA_OPENAPI := $(TOOLS)/node_modules/.odata-openapi-$(ODATA_OPENAPI_VERSION)
 # The whole suite's limit; each test has its own (pytest-timeout, in pyproject.toml).
 SESSION_TIMEOUT_SECONDS ?= 2400
+# Processes the suite runs in; each takes whole test files, in their order (`--dist loadfile`).
+TEST_WORKERS ?= 2
 
 export UV_PYTHON_DOWNLOADS := never
 # Trust the machine's certificate store (a company's TLS-inspecting proxy lives there), not uv's own.
@@ -95,7 +97,8 @@ $(ODATA_OPENAPI): tests/odata_service/npm/package.json tests/odata_service/npm/p
 	@touch $@
 
 test: system-test $(VENV)/.synced-test $(ODATA_OPENAPI) check ## install what the tests need and run the whole suite
-	$(BIN)/pytest --cov --cov-report=term --durations=15 --session-timeout=$(SESSION_TIMEOUT_SECONDS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --cov --cov-report=term --durations=15 \
+		--session-timeout=$(SESSION_TIMEOUT_SECONDS)
 
 dist: $(VENV)/.synced-test ## build the sdist, the wheel and the locked requirements (with hashes) into dist/
 	$(UV) build --no-build-isolation --python $(BIN)/python --sdist --wheel --out-dir dist
