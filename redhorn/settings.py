@@ -530,7 +530,7 @@ class _Unsettable(Exception):
     """Why one environment variable cannot set what it names; never holds the variable's value."""
 
 
-def _without_annotation(kind: Any) -> Any:
+def without_annotation(kind: Any) -> Any:
     return typing.get_args(kind)[0] if typing.get_origin(kind) is Annotated else kind
 
 
@@ -541,9 +541,9 @@ def _optional_of(kind: Any) -> Any | None:
     return others[0] if len(others) == 1 and len(members) == 2 else None
 
 
-def _element_of(kind: Any) -> Any | None:
+def element_of(kind: Any) -> Any | None:
     """X for a list setting (`tuple[X, ...]`), else None."""
-    base = _without_annotation(kind)
+    base = without_annotation(kind)
     if typing.get_origin(base) is tuple:
         arguments = typing.get_args(base)
         if len(arguments) == 2 and arguments[1] is Ellipsis:
@@ -551,8 +551,9 @@ def _element_of(kind: Any) -> Any | None:
     return None
 
 
-def _struct_of(kind: Any) -> type[msgspec.Struct] | None:
-    base = _without_annotation(kind)
+def struct_of(kind: Any) -> type[msgspec.Struct] | None:
+    """The settings section a setting's type is (possibly annotated), else None."""
+    base = without_annotation(kind)
     return base if isinstance(base, type) and issubclass(base, msgspec.Struct) else None
 
 
@@ -566,7 +567,7 @@ def _overridable_sections() -> set[str]:
     return {
         name
         for name, field in setting_fields(Settings).items()
-        if _struct_of(field.type) is not None or _element_of(field.type) is not None
+        if struct_of(field.type) is not None or element_of(field.type) is not None
     }
 
 
@@ -588,9 +589,9 @@ def environment_overrides(environ: Mapping[str, str]) -> list[tuple[str, list[st
 
 def _typed(value: str, kind: Any, path: str, variable: str) -> Any:
     """The variable's text as the setting's type (a number, a boolean, a string), its range checked."""
-    if _element_of(kind) is not None:
+    if element_of(kind) is not None:
         raise _Unsettable(f"{path} is a list: set its items as {variable}__0, {variable}__1, ...")
-    if _struct_of(kind) is not None:
+    if struct_of(kind) is not None:
         raise _Unsettable(f"{path} is a section: set its keys as {variable}__Key")
     if value == "" and _optional_of(kind) is not None:
         return None
@@ -606,8 +607,8 @@ def _apply_one(document: dict[str, Any], parts: list[str], value: str, variable:
     path = ""
     for position, part in enumerate(parts):
         last = position == len(parts) - 1
-        struct = _struct_of(_optional_of(kind) or kind)
-        element = _element_of(kind)
+        struct = struct_of(_optional_of(kind) or kind)
+        element = element_of(kind)
         key: str | int
         if struct is not None:
             field = setting_fields(struct).get(part.lower())
@@ -638,7 +639,7 @@ def _apply_one(document: dict[str, Any], parts: list[str], value: str, variable:
         exists = isinstance(key, int) and key < len(node) if isinstance(node, list) else key in node
         child = node[key] if exists else None
         if child is None:
-            child = [] if _element_of(kind) is not None else {}
+            child = [] if element_of(kind) is not None else {}
             if isinstance(node, list) and key == len(node):
                 node.append(child)
             else:

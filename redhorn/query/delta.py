@@ -32,10 +32,10 @@ import msgspec
 from redhorn.engines.base import Engine
 from redhorn.errors import DeltaTokenExpired, InvalidDeltaToken, InvalidQuery
 from redhorn.metadata import Column, Table
-from redhorn.odata.ast import BoolOp, Compare, Expression, Literal, Property
+from redhorn.odata.ast import BoolOp, Compare, CompareOperator, Expression, Literal, Property
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import QueryOptions
-from redhorn.query.paging import open_token, query_binding, sign_token
+from redhorn.query.paging import opened, query_binding, sign_token
 from redhorn.query.plan import can_render_json, select_columns
 from redhorn.sql.compiler import compile_select
 from redhorn.sql.select import OrderColumn, SelectQuery
@@ -95,14 +95,7 @@ def open_delta_token(key: bytes, binding: str, text: str) -> DeltaToken:
     Raises:
         InvalidDeltaToken: malformed, altered, or made for another query or user.
     """
-    try:
-        payload = open_token(key, binding, text)
-    except ValueError:
-        raise InvalidDeltaToken("$deltatoken is malformed", target="$deltatoken") from None
-    if payload is None:
-        raise InvalidDeltaToken(
-            "$deltatoken was not issued for this query; follow @odata.deltaLink as given", target="$deltatoken"
-        )
+    payload = opened(key, binding, text, InvalidDeltaToken, "$deltatoken", "@odata.deltaLink")
     try:
         return _decoder.decode(payload)
     except msgspec.ValidationError:  # pragma: no cover - only a signed payload reaches here
@@ -302,26 +295,22 @@ def _changes_query(
 
 
 def _at_or_after(day: Column, moment: Column, stamp: Stamp) -> Expression:
-    return BoolOp(
-        "or",
-        Compare("gt", Property(day.name), Literal(stamp[0])),
-        BoolOp(
-            "and",
-            Compare("eq", Property(day.name), Literal(stamp[0])),
-            Compare("ge", Property(moment.name), Literal(stamp[1])),
-        ),
-    )
+    return _stamp_compare(day, moment, stamp, "gt", "ge")
 
 
 def _before(day: Column, moment: Column, stamp: Stamp) -> Expression:
+    return _stamp_compare(day, moment, stamp, "lt", "lt")
+
+
+def _stamp_compare(
+    day: Column, moment: Column, stamp: Stamp, day_op: CompareOperator, moment_op: CompareOperator
+) -> Expression:
+    """(day, moment) against `stamp`, written out: another day past it, or the same day and the time."""
+    same_day = Compare("eq", Property(day.name), Literal(stamp[0]))
     return BoolOp(
         "or",
-        Compare("lt", Property(day.name), Literal(stamp[0])),
-        BoolOp(
-            "and",
-            Compare("eq", Property(day.name), Literal(stamp[0])),
-            Compare("lt", Property(moment.name), Literal(stamp[1])),
-        ),
+        Compare(day_op, Property(day.name), Literal(stamp[0])),
+        BoolOp("and", same_day, Compare(moment_op, Property(moment.name), Literal(stamp[1]))),
     )
 
 

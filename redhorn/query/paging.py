@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from redhorn.errors import InvalidSkipToken
+from redhorn.errors import ApiError, InvalidSkipToken
 from redhorn.metadata import Column, Table
 from redhorn.middleware.limits import header_number
 from redhorn.odata.parser import QueryOptions
@@ -89,20 +89,29 @@ def sign_page_token(key: bytes, binding: str, token: PageToken) -> str:
     return sign_token(key, binding, _encoder.encode(token))
 
 
+def opened(key: bytes, binding: str, text: str, error: type[ApiError], option: str, link: str) -> bytes:
+    """The payload of a token this server signed for `binding`.
+
+    Raises:
+        error: the text is malformed, altered, or belongs to another query or user; naming `option`
+            and the `link` to follow instead.
+    """
+    try:
+        payload = open_token(key, binding, text)
+    except ValueError:
+        raise error(f"{option} is malformed", target=option) from None
+    if payload is None:
+        raise error(f"{option} was not issued for this query; follow {link} as given", target=option)
+    return payload
+
+
 def verify_page_token(key: bytes, binding: str, text: str) -> PageToken:
     """The token inside `text`, if this server made it for the query named by `binding`.
 
     Raises:
         InvalidSkipToken: the text is malformed, altered, or belongs to another query or user.
     """
-    try:
-        payload = open_token(key, binding, text)
-    except ValueError:
-        raise InvalidSkipToken("$skiptoken is malformed", target="$skiptoken") from None
-    if payload is None:
-        raise InvalidSkipToken(
-            "$skiptoken was not issued for this query; follow @odata.nextLink as given", target="$skiptoken"
-        )
+    payload = opened(key, binding, text, InvalidSkipToken, "$skiptoken", "@odata.nextLink")
     try:
         return _decoder.decode(payload)
     except msgspec.DecodeError:  # pragma: no cover - only a signed payload reaches here

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-import typing
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,10 +39,12 @@ from redhorn.server.tls import check_certificate_pair
 from redhorn.settings import (
     Settings,
     apply_environment,
+    element_of,
     parse_settings,
     resolve_path,
     setting_fields,
     strip_comments,
+    struct_of,
     validation_problem,
 )
 from redhorn.writers.vbs import EMBEDDED, address_for_log
@@ -67,32 +68,13 @@ def _rebase(message: str, path: str) -> str:
     return f"{reason} - at `{path}{at}" if separator else f"{message} - at `{path}`"
 
 
-def _without_annotation(kind: Any) -> Any:
-    return typing.get_args(kind)[0] if typing.get_origin(kind) is typing.Annotated else kind
-
-
-def _struct_type(kind: Any) -> type[msgspec.Struct] | None:
-    base = _without_annotation(kind)
-    return base if isinstance(base, type) and issubclass(base, msgspec.Struct) else None
-
-
-def _sequence_element(kind: Any) -> Any | None:
-    """X for a list setting (`tuple[X, ...]`, possibly annotated), else None."""
-    base = _without_annotation(kind)
-    if typing.get_origin(base) is tuple:
-        arguments = typing.get_args(base)
-        if len(arguments) == 2 and arguments[1] is Ellipsis:
-            return arguments[0]
-    return None
-
-
 def _collect(value: Any, kind: Any, path: str) -> list[str]:
     """Every problem of `value` as a `kind`, in msgspec's words with the path from the document's root.
 
     A section is taken key by key (so one wrong key does not hide the next); the section as a whole
     is converted only when its keys hold, for the checks that span keys (an interval's ends).
     """
-    struct = _struct_type(kind)
+    struct = struct_of(kind)
     if struct is not None and isinstance(value, dict):
         fields = {info.encode_name: info for info in setting_fields(struct).values()}
         problems = [f"Object contains unknown field `{key}` - at `{path}`" for key in value if key not in fields]
@@ -102,7 +84,7 @@ def _collect(value: Any, kind: Any, path: str) -> list[str]:
             elif info.required:
                 problems.append(f"Object missing required field `{name}` - at `{path}`")
         return problems or _convert(value, kind, path)
-    element = _sequence_element(kind)
+    element = element_of(kind)
     if element is not None and isinstance(value, list):
         problems = [
             problem for index, item in enumerate(value) for problem in _collect(item, element, f"{path}[{index}]")
