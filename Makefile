@@ -10,7 +10,7 @@ UV := $(TOOLS)/bin/uv
 VENV := .venv
 BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium libatomic1 curl redis-server nginx
+APT_PACKAGES_TEST := unixodbc libsqliteodbc chromium libatomic1 curl redis-server nginx mono-devel
 APT_PACKAGES_BENCH := unixodbc libsqliteodbc wrk
 # A strict CSDL consumer for the OData tests (npm, pinned): converts $metadata to OpenAPI or complains.
 ODATA_OPENAPI_VERSION := 0.29.0
