@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -183,10 +184,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     licence_files = (folder / "first.lic", folder / "second.lic")  # a file per host, as on two machines
     with redis_server(folder / "redis") as (redis_port, redis):
         documents = []
-        for licence in licence_files:
+        # The first host checks the schema every second; the second never does by itself, so only
+        # the first host's news can tell it of a change.
+        for licence, schema_check in zip(licence_files, (1, 0), strict=True):
             licence.write_text(licence_text + "\n")
             document = settings_document(
                 data,
+                Query={"MaxPageSize": 1000, "SchemaCheckSeconds": schema_check},
                 Cluster={"RedisUrl": f"redis://:{REDIS_PASSWORD}@127.0.0.1:{redis_port}/0", "RedisTimeoutSeconds": 1},
                 Authentication={"MaxFailedLogins": MAX_FAILED_LOGINS, "MaxFailedLoginsPerAddress": 1000},
                 ApiLicence={
@@ -302,6 +306,26 @@ def test_one_host_renews_the_licence_for_both(cluster: Cluster):
     assert len(texts) == 1, "the other host took the renewed licence into its own file"
     logs = cluster.hosts[0].log() + cluster.hosts[1].log()
     assert "renewed by another host" in logs
+
+
+def test_a_schema_change_one_host_sees_reaches_the_other_at_once(cluster: Cluster):
+    """A table added while both serve: the host that checks finds it and tells the one that never checks."""
+    listener = cluster.hosts[1]
+    with listener.client() as client:
+        assert client.get("/api/9999/RhClusterProbe").status_code == 404
+    with contextlib.closing(sqlite3.connect(cluster.folder / "data" / "F9999.db", isolation_level=None)) as db:
+        db.execute('CREATE TABLE "RhClusterProbe" ("ProbeNo" INTEGER PRIMARY KEY, "Nm" TEXT)')
+        db.execute("INSERT INTO \"RhClusterProbe\" VALUES (1, 'Heard of')")
+
+    def served() -> bool:
+        with listener.client() as client:
+            return client.get("/api/9999/RhClusterProbe").status_code == 200
+
+    wait_for(served, seconds=20)
+    with listener.client() as client:
+        assert client.get("/api/9999/RhClusterProbe").json()["value"] == [{"ProbeNo": 1, "Nm": "Heard of"}]
+    assert "Another host saw a schema change" in listener.log()
+    assert "Another host saw a schema change" not in cluster.hosts[0].log(), "a host ignores its own news"
 
 
 def test_without_redis_keyed_writes_answer_503_and_reads_go_on(cluster: Cluster):
