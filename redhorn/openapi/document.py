@@ -655,6 +655,28 @@ def _add_shared_components(spec: APISpec, metadata: Metadata, token_url: str) ->
     )
 
 
+def json_response(description: str, body: type) -> dict[str, Any]:
+    """A response whose body is one of redhorn's JSON structs."""
+    return {"description": description, "content": {"application/json": {"schema": ref(body)}}}
+
+
+def service_get(
+    spec: APISpec,
+    path: str,
+    operation_id: str,
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    security: list[dict[str, Any]],
+    description: str | None = None,
+) -> None:
+    """A GET of the service itself (health, metrics), outside any company."""
+    operation: dict[str, Any] = {"tags": ["service"], "summary": summary, "operationId": operation_id}
+    if description:
+        operation["description"] = description
+    spec.path(path=path, operations={"get": operation | {"security": security, "responses": responses}})
+
+
 def _add_fixed_paths(spec: APISpec) -> None:
     spec.tag({"name": "authentication", "description": "Tokens for API users"})
     spec.tag({"name": "service", "description": "Resources of a company, and health"})
@@ -703,89 +725,56 @@ def _add_fixed_paths(spec: APISpec) -> None:
     spec.components.security_scheme(
         "metricsToken", {"type": "http", "scheme": "bearer", "description": "The `Metrics.Token` setting"}
     )
-    spec.path(
-        path="/health/live",
-        operations={
-            "get": {
-                "tags": ["service"],
-                "summary": "The process answers (no database, no licence): for a liveness probe",
-                "operationId": "health_live",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Alive",
-                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
-                    }
-                },
-            }
-        },
+    service_get(
+        spec,
+        "/health/live",
+        "health_live",
+        "The process answers (no database, no licence): for a liveness probe",
+        {"200": json_response("Alive", ReadinessReport)},
+        security=[],
     )
-    spec.path(
-        path="/health/ready",
-        operations={
-            "get": {
-                "tags": ["service"],
-                "summary": "Whether to send requests here: the licence holds and the databases answer",
-                "description": "`ok`: the licence holds and every database answers. `degraded` (still 200): "
-                "the licence holds and some company database answers, another does not (its own requests "
-                "answer 503). `unavailable` (503 with `Retry-After`): the licence is invalid or no company "
-                "database answers. Each database is pinged at most once a second however often this is "
-                "polled. With credentials the answer names each database's state and the licence.",
-                "operationId": "health_ready",
-                "security": [{}, *SECURITY],
-                "responses": {
-                    "200": {
-                        "description": "`ok` or `degraded`",
-                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
-                    },
-                    "503": {
-                        "description": "`unavailable`",
-                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
-                        "content": {"application/json": {"schema": ref(ReadinessReport)}},
-                    },
-                },
-            }
+    service_get(
+        spec,
+        "/health/ready",
+        "health_ready",
+        "Whether to send requests here: the licence holds and the databases answer",
+        {
+            "200": json_response("`ok` or `degraded`", ReadinessReport),
+            "503": json_response("`unavailable`", ReadinessReport)
+            | {"headers": {"Retry-After": {"schema": {"type": "integer"}}}},
         },
+        security=[{}, *SECURITY],
+        description="`ok`: the licence holds and every database answers. `degraded` (still 200): "
+        "the licence holds and some company database answers, another does not (its own requests "
+        "answer 503). `unavailable` (503 with `Retry-After`): the licence is invalid or no company "
+        "database answers. Each database is pinged at most once a second however often this is "
+        "polled. With credentials the answer names each database's state and the licence.",
     )
-    spec.path(
-        path="/metrics",
-        operations={
-            "get": {
-                "tags": ["service"],
-                "summary": "Prometheus metrics: requests, latency, database pools, writes, throttling, licence",
-                "description": "Only with `Bearer <Metrics.Token>`, unless `Metrics.Public`; 404 when "
-                "`Metrics.Enabled` is false. Under several workers, the sum of them all.",
-                "operationId": "metrics",
-                "security": [{"metricsToken": []}],
-                "responses": {
-                    "200": {
-                        "description": "The Prometheus text format",
-                        "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
-                    },
-                    "401": {"description": "Without the metrics token"},
-                    "404": {"description": "`Metrics.Enabled` is false"},
-                },
-            }
+    service_get(
+        spec,
+        "/metrics",
+        "metrics",
+        "Prometheus metrics: requests, latency, database pools, writes, throttling, licence",
+        {
+            "200": {
+                "description": "The Prometheus text format",
+                "content": {"text/plain; version=0.0.4": {"schema": {"type": "string"}}},
+            },
+            "401": {"description": "Without the metrics token"},
+            "404": {"description": "`Metrics.Enabled` is false"},
         },
+        security=[{"metricsToken": []}],
+        description="Only with `Bearer <Metrics.Token>`, unless `Metrics.Public`; 404 when "
+        "`Metrics.Enabled` is false. Under several workers, the sum of them all.",
     )
-    spec.path(
-        path="/health",
-        operations={
-            "get": {
-                "tags": ["service"],
-                "summary": "Liveness and whether each database answers",
-                "operationId": "health",
-                "security": [],
-                "responses": {
-                    "200": {
-                        "description": "Every database answers",
-                        "content": {"application/json": {"schema": ref(HealthReport)}},
-                    },
-                    "503": {
-                        "description": "Some database does not",
-                        "content": {"application/json": {"schema": ref(HealthReport)}},
-                    },
-                },
-            }
+    service_get(
+        spec,
+        "/health",
+        "health",
+        "Liveness and whether each database answers",
+        {
+            "200": json_response("Every database answers", HealthReport),
+            "503": json_response("Some database does not", HealthReport),
         },
+        security=[],
     )
