@@ -19,7 +19,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -82,6 +82,15 @@ class ApiLicence(_Section, frozen=True):
     request_timeout_seconds: Seconds = 10.0
 
 
+class VbsNumbers(_Section, frozen=True):
+    """Visma's numbers of a table and its columns where the dictionary has none (a Data Model Extension's,
+    which each installation numbers itself): the wrapper writer addresses tables and columns by number."""
+
+    table_no: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    # Column numbers by the column's SQL name.
+    columns: dict[str, ColumnNo] = {}
+
+
 class VismaConnection(_Section, frozen=True):
     visma_db_connection_string: Required
     default_vbs_context_user: str = "system"
@@ -90,6 +99,22 @@ class VismaConnection(_Section, frozen=True):
     vbs_site_id: str = "Standard"
     vbs_culture_id: str = "English__UnitedKingdom"
     vbs_endpoint_address: str = ""
+    # Which writer writes: "embedded" (the SQLite company databases in process), "contract" (the JSON
+    # contract to a bridge at VbsEndpointAddress) or "wrapper" (Visma's .NET wrapper, in process, against
+    # VbsEndpointAddress). Empty: "contract" when VbsEndpointAddress is set, else "embedded".
+    vbs_writer: Literal["", "embedded", "contract", "wrapper"] = ""
+    # The folder of Visma's wrapper assemblies (Visma.BusinessServices.Wrapper.dll, ...), for "wrapper".
+    vbs_assembly_path: str = ""
+    # Numbers for the wrapper writer where the dictionary has none, by table SQL name: {"ACME_DelRoute":
+    # {"TableNo": 5001, "Columns": {"RouteNo": 1}}}.
+    vbs_numbers: dict[str, VbsNumbers] = {}
+
+    def __post_init__(self) -> None:
+        address = self.vbs_endpoint_address.strip().lower() not in ("", "embedded")
+        if self.vbs_writer in ("contract", "wrapper") and not address:
+            raise ValueError(f"VbsWriter {self.vbs_writer!r} needs VbsEndpointAddress")
+        if self.vbs_writer == "wrapper" and not self.vbs_assembly_path:
+            raise ValueError("VbsWriter 'wrapper' needs VbsAssemblyPath, the folder of Visma's wrapper assemblies")
 
     def __repr__(self) -> str:
         return "VismaConnection(...)"
@@ -147,6 +172,9 @@ class QuerySettings(_Section, frozen=True):
     # Delta links: rows stamped this close to now wait for the next delta, for writes still
     # committing and for a writer's clock behind this server's (VBS on another host).
     delta_settle_seconds: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 2.0
+    # SQL Server writes each row as a JSON object itself (FOR JSON), the same text redhorn writes
+    # from its values; off by default. The embedded engine always does.
+    json_from_database: bool = False
 
 
 class TokenSettings(_Section, frozen=True):

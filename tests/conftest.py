@@ -22,9 +22,10 @@ from redhorn.server.tls import make_development_certificate
 from redhorn.settings import Settings, environment_overrides, parse_settings
 from redhorn.tools.demo.build import build_demo
 
-pytest.register_assert_rewrite("tests.processes")
-pytest_plugins = ["tests.processes"]
+pytest.register_assert_rewrite("tests.processes", "tests.mssql")
+pytest_plugins = ["tests.processes", "tests.mssql"]
 
+from tests.mssql import MSSQL_ENGINES, is_mssql, mssql_connection_string, mssql_sections  # noqa: E402
 from tests.processes import spawn, stop  # noqa: E402  (after its registration as a plugin)
 
 TEST_SCALE = 0.01  # 2,000 orders, 10,000 order lines: fast to build, big enough to page through
@@ -48,6 +49,8 @@ ODBC_DRIVER = "SQLite3"
 def connection_string(data_folder: Path, engine: str = "sqlite") -> str:
     """The embedded engine's connection string, or the ODBC one reaching the same files through
     the SQLite ODBC driver (the aioodbc engine, as production runs it against SQL Server)."""
+    if is_mssql(engine):
+        return mssql_connection_string()  # REDHORN_TEST_MSSQL: see tests/mssql.py
     if engine == "odbc":
         return f"Driver={ODBC_DRIVER};Database={data_folder}/{{database}}.db"
     return f"Engine=sqlite;Data Source={data_folder}"
@@ -83,7 +86,7 @@ def settings_document(data_folder: Path, engine: str = "sqlite", **sections: Any
         "Query": {"MaxPageSize": 1000},
         "Tokens": {"SigningKey": "test-signing-key-0123456789abcdef"},
     }
-    return deep_merge(document, sections)
+    return deep_merge(deep_merge(document, mssql_sections(engine)), sections)
 
 
 @pytest.fixture(autouse=True)
@@ -103,11 +106,14 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session", params=ENGINES)
+@pytest.fixture(scope="session", params=[*ENGINES, *MSSQL_ENGINES])
 def engine(request: pytest.FixtureRequest) -> str:
-    """Each test of the read suite runs once per engine: aiosqlite, and aioodbc over ODBC."""
+    """Each test of the read suite runs once per engine: aiosqlite, and aioodbc over ODBC (and, with
+    REDHORN_TEST_MSSQL set, against that SQL Server twice: see tests/mssql.py)."""
     if request.param == "odbc":
         require_odbc_driver()
+    if is_mssql(request.param):
+        request.getfixturevalue("mssql_demo")
     return str(request.param)
 
 

@@ -5,7 +5,8 @@ Three forms are understood:
 - `Engine=sqlite;Data Source=~/data`: the embedded engine, one SQLite file per database.
 - An ODBC connection string (it has `Driver=`): each database gets the string with its name in
   place of a `{database}` placeholder if there is one, else with `Database=<name>` set. A driver
-  whose name mentions SQLite speaks the `sqlite` dialect; every other driver speaks `mssql`.
+  whose name mentions SQLite speaks the `sqlite` dialect (its JSON rows as text,
+  `SqliteOdbcDialect`); every other driver speaks `mssql`.
 - An ADO.NET SqlClient string as the original product's file has it (`Data Source=...;Initial
   Catalog=...;User ID=...;Password=...`): translated to ODBC Driver 18 for SQL Server. A key
   with no ODBC counterpart is left out, with a warning that names it (never its value).
@@ -23,8 +24,8 @@ from redhorn.engines.sqlite import SqliteEngine
 from redhorn.errors import SettingsError
 from redhorn.settings import Settings, parse_connection_string, resolve_path
 from redhorn.sql.dialect import Dialect
-from redhorn.sql.mssql import MssqlDialect
-from redhorn.sql.sqlite import SqliteDialect
+from redhorn.sql.mssql import mssql_dialect
+from redhorn.sql.sqlite import SqliteOdbcDialect
 
 logger = logging.getLogger("redhorn.engines")
 
@@ -107,9 +108,13 @@ def _is_sqlite_driver(pairs: dict[str, str]) -> bool:
     return "sqlite" in pairs.get("driver", "").lower()
 
 
-def dialect_for(pairs: dict[str, str]) -> Dialect:
-    """The dialect an ODBC source speaks: `sqlite` through a SQLite driver, else `mssql`."""
-    return SqliteDialect() if _is_sqlite_driver(pairs) else MssqlDialect()
+def dialect_for(pairs: dict[str, str], *, json_rows: bool = False) -> Dialect:
+    """The dialect an ODBC source speaks: `sqlite` through a SQLite driver, else `mssql`.
+
+    `json_rows` (`Query.JsonFromDatabase`) has SQL Server write each row as JSON itself; SQLite always
+    does, as text through its ODBC driver (which reads a BLOB slowly).
+    """
+    return SqliteOdbcDialect() if _is_sqlite_driver(pairs) else mssql_dialect(json_rows=json_rows)
 
 
 def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
@@ -123,6 +128,9 @@ def odbc_connection_string(text: str, root: Path) -> Callable[[str], str]:
     if sqlite:
         pairs.setdefault("nocreat", "1")  # a missing file is an unavailable database, not a new empty one
         pairs.setdefault("timeout", str(SQLITE_ODBC_BUSY_TIMEOUT_MS))
+        # The engine reads this driver's text as UTF-8 (`redhorn.engines.odbc`); on Windows the driver
+        # converts it to the ANSI code page instead unless told not to.
+        pairs.setdefault("oemcp", "0")
     placeholder = any("{database}" in value for value in pairs.values())
 
     def for_database(database: str) -> str:
@@ -175,7 +183,7 @@ def create_engine(settings: Settings, root: Path, *, warn: bool = True) -> Engin
         _warn_untranslated(text)
     return OdbcEngine(
         odbc_connection_string(text, root),
-        dialect_for(odbc_pairs(text)),
+        dialect_for(odbc_pairs(text), json_rows=query.json_from_database),
         pool_size=query.pool_size or ODBC_POOL_SIZE,
         timeout=query.statement_timeout_seconds,
         wait_seconds=query.pool_wait_seconds,

@@ -256,6 +256,8 @@ async def read_delta(
         return DeltaPage(query, keys, [], tracked, msgspec.structs.replace(token, phase=1, after=()), None)
     query = _changes_query(table, options, token, columns, take + 1, json_rows, after)
     rows = await engine.fetch(database, compile_select(engine.dialect, query), timeout=timeout)
+    if query.json_rows:
+        rows = engine.dialect.json_row_bytes(rows)
     if len(rows) > take:
         page = list(rows[:take])
         following = msgspec.structs.replace(token, phase=1, after=_position(query, page[-1]))

@@ -308,6 +308,8 @@ class Expander:
             statement = compile_select(self.engine.dialect, statement_query(node, piece))
             self.statements += 1
             fetched.extend(await self.engine.fetch(self.database, statement, timeout=self.timeout))
+        if node.query.json_rows:
+            fetched = self.engine.dialect.json_row_bytes(fetched)
         if len(pieces) > 1:
             fetched = _reorder(node.query, fetched)
         rendered = await self.render(node.query, node.children, fetched)
@@ -412,4 +414,6 @@ async def read_expanded_row(expander: Expander, query: SelectQuery, nodes: Seque
     fetched = await expander.engine.fetch(expander.database, statement, timeout=expander.timeout, lane="lookup")
     if not fetched:
         return None
+    if query.json_rows:
+        fetched = expander.engine.dialect.json_row_bytes(fetched)
     return (await expander.render(query, nodes, fetched[:1]))[0]

@@ -54,6 +54,8 @@ async def export_batches(
         if plan.page_size == 0:
             return
         rows = await engine.fetch(database, compile_select(engine.dialect, plan.query), timeout=timeout)
+        if plan.query.json_rows:
+            rows = engine.dialect.json_row_bytes(rows)
         batch = rows[: plan.page_size]
         if batch:
             yield plan.query, batch

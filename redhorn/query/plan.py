@@ -13,7 +13,7 @@ from typing import Any
 
 from redhorn.errors import InvalidKey, InvalidQuery
 from redhorn.metadata import Column, Table
-from redhorn.odata.ast import BoolOp, Compare, Expression, Literal, Property
+from redhorn.odata.ast import BoolOp, Compare, Expression, In, Literal, Property
 from redhorn.odata.binder import bind_filter
 from redhorn.odata.parser import OrderItem, QueryOptions
 from redhorn.query.paging import ListPlan, PageToken, page_window, seek_values
@@ -159,6 +159,22 @@ def plan_key_prefix(table: Table, values: dict[str, Any], *, limit: int, json_ro
     for name, value in values.items():
         term = Compare("eq", Property(name), Literal(value))
         where = term if where is None else BoolOp("and", where, term)
+    output = table.columns
+    order = tuple(OrderColumn(column) for column in table.key)
+    json_rows = json_rows and can_render_json(output)
+    columns = tuple(entry.column for entry in order) if json_rows else output
+    return SelectQuery(
+        table=table, columns=columns, output=output, json_rows=json_rows, where=where, order=order, limit=limit
+    )
+
+
+def plan_key_values(table: Table, values: tuple[Any, ...], *, limit: int, json_rows: bool = False) -> SelectQuery:
+    """Every row whose first key column holds one of `values` (several orders, or all their lines), in key order.
+
+    `plan_key_prefix` for many one-column prefixes in one statement: the same columns, rendered
+    the same way, each row followed by its key values.
+    """
+    where = In(Property(table.key[0].name), tuple(Literal(value) for value in values))
     output = table.columns
     order = tuple(OrderColumn(column) for column in table.key)
     json_rows = json_rows and can_render_json(output)

@@ -16,7 +16,7 @@ from redhorn.odata.apply import parse_apply
 from redhorn.odata.parser import QueryLimits, QueryOptions
 from redhorn.query.aggregate import AggregatePlan, apply_binding, cut_grouped_page, plan_aggregate
 from redhorn.query.paging import PageToken, verify_page_token
-from redhorn.query.plan import plan_key_prefix
+from redhorn.query.plan import plan_key_prefix, plan_key_values
 from redhorn.query.prepared import PreparedList
 from redhorn.sql.aggregate import compile_aggregate, compile_aggregate_count
 from redhorn.sql.compiler import compile_select
@@ -29,13 +29,15 @@ async def fetch_page(
     engine: Engine, database: str, prepared: PreparedList, *, timeout: float
 ) -> tuple[Rows, int | None]:
     """The page's rows (one more than the page when another may follow) and `$count` when asked."""
+    json_rows = prepared.plan.query.json_rows
     if prepared.count_statement is None:
-        return await engine.fetch(database, prepared.statement, timeout=timeout), None
+        rows = await engine.fetch(database, prepared.statement, timeout=timeout)
+        return (engine.dialect.json_row_bytes(rows) if json_rows else rows), None
     rows, count_rows = await asyncio.gather(
         engine.fetch(database, prepared.statement, timeout=timeout),
         engine.fetch(database, prepared.count_statement, timeout=timeout),
     )
-    return rows, int(count_rows[0][0])
+    return (engine.dialect.json_row_bytes(rows) if json_rows else rows), int(count_rows[0][0])
 
 
 async def read_row(engine: Engine, database: str, query: SelectQuery, *, timeout: float) -> bytes | None:
@@ -43,7 +45,7 @@ async def read_row(engine: Engine, database: str, query: SelectQuery, *, timeout
     rows = await engine.fetch(database, compile_select(engine.dialect, query), timeout=timeout, lane="lookup")
     if not rows:
         return None
-    return bytes(rows[0][0]) if query.json_rows else encode_row(query.output, rows[0])
+    return bytes(engine.dialect.json_row_bytes(rows)[0][0]) if query.json_rows else encode_row(query.output, rows[0])
 
 
 async def read_rows_by_key_prefix(
@@ -52,8 +54,27 @@ async def read_rows_by_key_prefix(
     """The JSON of every row whose leading key properties hold `values` (an order's lines), in key order."""
     query = plan_key_prefix(table, values, limit=limit, json_rows=engine.dialect.renders_json_rows)
     rows = await engine.fetch(database, compile_select(engine.dialect, query), timeout=timeout)
+    if query.json_rows:
+        rows = engine.dialect.json_row_bytes(rows)
     width = len(query.output)
     return [bytes(row[0]) if query.json_rows else encode_row(query.output, row[:width]) for row in rows]
+
+
+async def read_rows_by_key_values(
+    engine: Engine, database: str, table: Table, values: tuple[Any, ...], *, limit: int, timeout: float
+) -> list[tuple[tuple[Any, ...], bytes]]:
+    """Every row whose first key property holds one of `values`, as (its key values, its JSON), in key order.
+
+    The JSON is what `read_row` and `read_rows_by_key_prefix` give for the same row.
+    """
+    query = plan_key_values(table, values, limit=limit, json_rows=engine.dialect.renders_json_rows)
+    rows = await engine.fetch(database, compile_select(engine.dialect, query), timeout=timeout)
+    width = len(table.key)
+    if query.json_rows:
+        return [(tuple(row[1 : 1 + width]), bytes(row[0])) for row in engine.dialect.json_row_bytes(rows)]
+    positions = [query.output.index(column) for column in table.key]
+    output = len(query.output)
+    return [(tuple(row[p] for p in positions), encode_row(query.output, row[:output])) for row in rows]
 
 
 async def fetch_grouped(

@@ -65,7 +65,7 @@ def compile_select(dialect: Dialect, query: SelectQuery) -> Statement:
     params.extend(prefix_params)
     selected: list[str] = []
     if query.json_rows:
-        json_sql, json_params = dialect.json_object(tuple((c.name, c.sql_name) for c in query.output))
+        json_sql, json_params = dialect.json_row(query.output)
         selected.append(json_sql)
         params.extend(json_params)
     if query.columns:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from redhorn.metadata import Column
 from redhorn.sql.statement import Statement
 
 # Distinct select lists remembered per dialect before the memory is cleared: far more than the
@@ -63,6 +64,7 @@ class Dialect:
     # Which statement proves that a database can be read, not only connected to?
     ping_sql: ClassVar[str] = "SELECT 1"
     # Can the engine write each row as a JSON object itself, so no Python object is made per value?
+    # (SQLite's always does; SQL Server's on the option `Query.JsonFromDatabase`, `MssqlJsonDialect`.)
     renders_json_rows: ClassVar[bool] = False
     # `$filter` functions and operators as templates (see the module's docstring), ANSI SQL here.
     # Keys: the OData function names; `substring2`/`substring3` by argument count; `add` ... `mod`
@@ -116,6 +118,22 @@ class Dialect:
         """An expression for the row as a JSON object of (property, SQL column) pairs, with its
         parameters; only for dialects with `renders_json_rows`."""
         raise NotImplementedError
+
+    def json_row(self, columns: tuple[Column, ...]) -> tuple[str, list[Any]]:
+        """An expression for the row as a JSON object of `columns`' properties, with its parameters;
+        only for dialects with `renders_json_rows`. A dialect that must know each column's type to
+        write its value as redhorn's encoder does overrides this; others write `json_object`."""
+        return self.json_object(tuple((column.name, column.sql_name) for column in columns))
+
+    def json_row_bytes(self, rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        """`rows` read with `json_row` first, that first value as the UTF-8 bytes the readers splice.
+
+        SQLite hands its JSON over as bytes already (a BLOB), and the list is returned as it is; a
+        driver that reads the JSON as text (SQL Server's nvarchar) has it encoded here, once per row.
+        """
+        if not rows or not isinstance(rows[0][0], str):
+            return rows
+        return [(row[0].encode(), *row[1:]) for row in rows]
 
     def table_ref(self, table: str) -> str:
         """How a table of the connection's database is named in FROM."""

@@ -1,10 +1,19 @@
-"""SQL Server (T-SQL), the production engine reached through ODBC."""
+"""SQL Server (T-SQL), the production engine reached through ODBC.
+
+On the option `Query.JsonFromDatabase` (`MssqlJsonDialect`) SQL Server also writes each row as a
+JSON object itself, as SQLite always does; see `MssqlDialect.json_row` for how its text is made to
+equal what redhorn's encoder writes from the same row's values.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
+from redhorn.encoding import ENCODER
+from redhorn.metadata import Column
 from redhorn.sql.dialect import Dialect
 from redhorn.sql.statement import Statement
 
@@ -30,6 +39,68 @@ SUBSTRING_TO_END = 2147483647
 SCHEMA_VERSION = Statement(
     "SELECT CONVERT(varchar(33), MAX(modify_date), 126) FROM sys.objects WHERE type IN ('U', 'V')"
 )
+
+# The row as one JSON object: a correlated subquery over the outer row's columns is one nvarchar(max)
+# value per row (a FOR JSON over the whole SELECT would reach the driver cut into 2,033-character
+# pieces); INCLUDE_NULL_VALUES writes `null` members, as the encoder does, where FOR JSON would leave
+# them out.
+FOR_JSON = "FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES"
+# FOR JSON escapes the solidus (`/` as `\/`), the encoder does not; every other escape is the same.
+# A `\/` in FOR JSON's text is always an escaped `/` (a `\` of the data is written `\\`, so no `\`
+# of an escape is ever followed by a bare `/`), so replacing every one is exact. A binary
+# collation compares code points: the fastest REPLACE, and the only match wanted.
+UNESCAPE_SOLIDUS = "REPLACE({0} COLLATE Latin1_General_100_BIN2, N'\\/', N'/')"
+# T-SQL's longest identifier; a longer property name, or one with a dot (which FOR JSON PATH reads
+# as a nested object), is written under a stand-in alias and renamed in the text afterwards.
+MAX_ALIAS_LENGTH = 128
+# Distinct column lists whose JSON expression is remembered, as for SQLite's `json_object`.
+JSON_ROW_CACHE_SIZE = 4096
+# The microseconds of a date and time, as Python's `datetime` has them (pyodbc reads the driver's
+# nanoseconds into microseconds, cutting off the rest, as DATEPART does): `.ffffff` unless they are 0,
+# the encoder's RFC 3339 form.
+_FRACTION = (
+    "CASE WHEN DATEPART(microsecond, {0}) = 0 THEN '' "
+    "ELSE '.' + RIGHT('00000' + CONVERT(varchar(6), DATEPART(microsecond, {0})), 6) END"
+)
+# How a column of an SQL Server type is written into the row's JSON, where FOR JSON's own form of
+# the type is not the encoder's (keyed by the catalog's type name, without its length or precision).
+# Every other type is written as it is: integers and bit (`true`/`false`) alike in both; decimal and
+# numeric with every digit of their scale (FOR JSON writes 12.500000 for a decimal(28,6), and pyodbc
+# reads the driver's "12.500000" into a Decimal that the encoder writes the same); text as it is
+# stored, trailing blanks and all, as pyodbc reads it. Binary and float columns never come here:
+# rows with them are read as values (`redhorn.query.plan.can_render_json`).
+JSON_VALUE_TEMPLATES: Mapping[str, str] = {
+    # money: the driver reads it as decimal(19,4) (four decimals, 12.5000); FOR JSON's own text is not documented.
+    "money": "CAST({0} AS decimal(19, 4))",
+    "smallmoney": "CAST({0} AS decimal(10, 4))",
+    # The deprecated large types and xml as the nvarchar(max) text pyodbc reads (FOR JSON's own form unused).
+    "text": "CAST({0} AS nvarchar(max))",
+    "ntext": "CAST({0} AS nvarchar(max))",
+    "xml": "CAST({0} AS nvarchar(max))",
+    # pyodbc reads a uniqueidentifier as the driver's upper-case text.
+    "uniqueidentifier": "CONVERT(char(36), {0})",
+    # Dates and times as the encoder writes Python's date, datetime and time: 2026-11-24,
+    # 2026-11-24T13:45:00 and 13:45:00, with .ffffff only where there are microseconds.
+    "date": "CONVERT(char(10), {0}, 23)",
+    "datetime": "CONVERT(char(19), {0}, 126) + " + _FRACTION,
+    "datetime2": "CONVERT(char(19), {0}, 126) + " + _FRACTION,
+    "smalldatetime": "CONVERT(char(19), {0}, 126)",
+    "time": "CONVERT(char(8), {0}, 108) + " + _FRACTION,
+}
+
+
+def sql_type_name(column: Column) -> str:
+    """The catalog's type name of `column`, without its length, precision or scale: `decimal(28,6)` -> `decimal`."""
+    return column.sql_type.split("(", 1)[0].strip().lower()
+
+
+def _stand_ins() -> Iterator[str]:
+    return (f"_{number}" for number in itertools.count(1))
+
+
+def needs_stand_in(name: str) -> bool:
+    """Whether a property name cannot be a FOR JSON PATH alias as it is."""
+    return not name or "." in name or len(name) > MAX_ALIAS_LENGTH
 
 
 class MssqlDialect(Dialect):
@@ -58,6 +129,49 @@ class MssqlDialect(Dialect):
 
     def table_ref(self, table: str) -> str:
         return f"[dbo].{self.quote_ident(table)}"
+
+    def json_row(self, columns: tuple[Column, ...]) -> tuple[str, list[Any]]:
+        """`(SELECT [Col] AS [Property], ... FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`.
+
+        The row's JSON text is byte for byte what redhorn's encoder writes from the values pyodbc
+        reads of the same row: same members in the same order, nulls as `null`, the same numbers
+        and escapes (see `JSON_VALUE_TEMPLATES` and `UNESCAPE_SOLIDUS`).
+
+        FOR JSON PATH, not SQL Server 2022's JSON_OBJECT: FOR JSON works on every version Visma
+        Business runs on (2016 and later) and takes as many columns as a SELECT does (4,096; Visma's
+        widest tables have about 400), where JSON_OBJECT needs 2022 and takes a function's
+        arguments. Property names are aliases quoted from the metadata, never parameters; a name
+        FOR JSON cannot take as an alias (`needs_stand_in`) is written under `_1`, `_2`, ... and
+        renamed by a REPLACE whose two texts are parameters.
+        """
+        sql, params = self._json_row(
+            tuple((column.name, column.sql_name, column.kind, sql_type_name(column)) for column in columns)
+        )
+        return sql, list(params)
+
+    @functools.lru_cache(maxsize=JSON_ROW_CACHE_SIZE)  # noqa: B019 - dialects live as long as the process
+    def _json_row(self, columns: tuple[tuple[str, str, str, str], ...]) -> tuple[str, tuple[Any, ...]]:
+        taken = {name for name, *_ in columns}
+        members: list[str] = []
+        renames: list[tuple[str, str]] = []
+        for name, sql_name, _, type_name in columns:
+            value = JSON_VALUE_TEMPLATES.get(type_name, "{0}").format(self.quote_ident(sql_name))
+            alias = name
+            if needs_stand_in(name):
+                alias = next(alias for alias in _stand_ins() if not any(f'"{alias}' in f'"{other}' for other in taken))
+                taken.add(alias)
+                renames.append((f'"{alias}":', ENCODER.encode(name).decode() + ":"))
+            members.append(f"{value} AS {self.quote_ident(alias)}")
+        sql = f"(SELECT {', '.join(members)} {FOR_JSON})"
+        if any(kind == "string" or "/" in name for name, _, kind, _ in columns):
+            sql = UNESCAPE_SOLIDUS.format(sql)
+        params: list[str] = []
+        for stand_in, real in renames:
+            # `"_1":` is found only as this member's name: inside a JSON string every `"` is escaped, and
+            # no other name holds `"_1` (the stand-in is chosen so).
+            sql = f"REPLACE({sql}, ?, ?)"
+            params += [stand_in, real]
+        return sql, tuple(params)
 
     def select_prefix(self, limit: int | None, offset: int) -> tuple[str, list[Any]]:
         # TOP is the cheapest form when nothing is skipped; the parentheses allow a parameter.
@@ -125,3 +239,18 @@ class MssqlDialect(Dialect):
 
     def deleted_key_row(self, row: tuple[Any, ...]) -> tuple[Any, ...]:
         return tuple(row)
+
+
+class MssqlJsonDialect(MssqlDialect):
+    """SQL Server writing each row as a JSON object itself (`Query.JsonFromDatabase`), as SQLite does.
+
+    The server then does the work redhorn's encoder does per value, and the rows cross the
+    driver as one text each rather than as one Python object per value.
+    """
+
+    renders_json_rows: ClassVar[bool] = True
+
+
+def mssql_dialect(*, json_rows: bool = False) -> MssqlDialect:
+    """SQL Server's dialect; with `json_rows` it has the server write each row as JSON (`MssqlJsonDialect`)."""
+    return MssqlJsonDialect() if json_rows else MssqlDialect()

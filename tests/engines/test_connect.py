@@ -10,7 +10,8 @@ import pytest
 from redhorn.engines.connect import create_engine, dialect_for, odbc_connection_string, odbc_pairs
 from redhorn.errors import SettingsError
 from redhorn.settings import parse_settings
-from redhorn.sql import MssqlDialect, SqliteDialect
+from redhorn.sql import MssqlDialect
+from redhorn.sql.sqlite import SqliteOdbcDialect
 
 ROOT = Path("/srv/redhorn")
 
@@ -53,8 +54,14 @@ ROOT = Path("/srv/redhorn")
         pytest.param(
             "Driver=SQLite3;Database=~/data/{database}.db",
             "F9999",
-            "driver=SQLite3;database=/srv/redhorn/data/F9999.db;nocreat=1;timeout=2000",
+            "driver=SQLite3;database=/srv/redhorn/data/F9999.db;nocreat=1;timeout=2000;oemcp=0",
             id="sqlite-odbc-file-per-database",
+        ),
+        pytest.param(
+            "Driver=SQLite3;Database=~/data/{database}.db;OEMCP=1;Timeout=500",
+            "F9999",
+            "driver=SQLite3;database=/srv/redhorn/data/F9999.db;oemcp=1;timeout=500;nocreat=1",
+            id="sqlite-odbc-own-settings-kept",
         ),
     ],
 )
@@ -63,7 +70,7 @@ def test_connection_strings_per_database(text: str, database: str, expected: str
 
 
 def test_the_dialect_follows_the_driver():
-    assert isinstance(dialect_for(odbc_pairs("Driver=SQLite3;Database=x")), SqliteDialect)
+    assert isinstance(dialect_for(odbc_pairs("Driver=SQLite3;Database=x")), SqliteOdbcDialect)
     assert isinstance(dialect_for(odbc_pairs("Driver={ODBC Driver 17 for SQL Server};Server=x")), MssqlDialect)
     assert isinstance(dialect_for(odbc_pairs("Data Source=x;Initial Catalog=y")), MssqlDialect)
 
