@@ -44,7 +44,9 @@ def _floor(path: Path, workload: str, seconds: float) -> float:
     connection.execute("PRAGMA journal_mode = WAL")
     connection.execute("PRAGMA synchronous = NORMAL")
     table = "Actor" if workload == "associates" else "Ord"
-    (width,) = connection.execute(f"SELECT COUNT(*) FROM pragma_table_info('{table}')").fetchone()
+    # The key goes where the table has it (an extension column may come before it).
+    primary = [pk == 1 for (pk,) in connection.execute(f"SELECT pk FROM pragma_table_info('{table}') ORDER BY cid")]
+    width = len(primary)
     (line_width,) = connection.execute("SELECT COUNT(*) FROM pragma_table_info('OrdLn')").fetchone()
     (next_key,) = connection.execute(f'SELECT MAX(rowid) + 1000000 FROM "{table}"').fetchone()
     head = f'INSERT INTO "{table}" VALUES ({", ".join("?" * width)})'
@@ -53,7 +55,7 @@ def _floor(path: Path, workload: str, seconds: float) -> float:
     while time.perf_counter() - started < seconds:
         key = next_key + creates
         connection.execute("BEGIN IMMEDIATE")
-        connection.execute(head, (key, *["x"] * 1, *[0] * (width - 2)))
+        connection.execute(head, [key if is_key else 0 for is_key in primary])
         if workload == "orders":
             connection.executemany(line, [(key, n, "P", "Text", *[1] * (line_width - 4)) for n in range(1, LINES + 1)])
         connection.execute("COMMIT")

@@ -32,7 +32,7 @@ from redhorn.errors import (
 from redhorn.metadata import Database, Table
 from redhorn.middleware.limits import header_number
 from redhorn.query.plan import parse_key, parse_key_value, plan_key
-from redhorn.query.rows import read_row, read_rows_by_key_prefix
+from redhorn.query.rows import read_row, read_rows_by_key_prefix, read_rows_by_key_values
 from redhorn.settings import VismaConnection
 from redhorn.state import State
 from redhorn.writers.body import decode_body, require_json, row_write
@@ -59,6 +59,9 @@ from redhorn.writers.model import (
 from redhorn.writers.rules import LINE_TABLES, plural_name
 
 NUMBER_SERIES_OPTION = "$numberseries"
+# Keys read back in one statement, at most: with the parameters a row's columns take, well below
+# SQLite's and SQL Server's (2,100) limits on parameters.
+KEYS_PER_READ = 200
 IDEMPOTENCY_HEADER = "idempotency-key"
 
 
@@ -259,13 +262,11 @@ async def _created(
     """The 201 of a create that `result` describes: its rows read back as a GET shows them."""
     keys = [_key_of(table, row) for row in result.rows]
     lines_table = _line_table(database, table)
-    bodies, tag = [], ""
-    for values in keys:
-        body = await _read_back(state, database, table, values)
-        tag = tag or entity_tag(body)  # the row's own, as a GET of it shows, without its lines
-        if nested and lines_table is not None:
-            body = await _with_lines(state, database, lines_table, values, body)
-        bodies.append(body)
+    bodies = await _read_back_rows(state, database, table, keys)
+    tag = entity_tag(bodies[0])  # the row's own, as a GET of it shows, without its lines
+    if nested and lines_table is not None:
+        lines = await _read_back_lines(state, database, lines_table, keys)
+        bodies = [_with_lines(lines_table, body, rows) for body, rows in zip(bodies, lines, strict=True)]
     location = resource_url(request) + "/" + "/".join(quote(str(value), safe="") for value in keys[0])
     if single:
         headers = {"Location": location, "ETag": tag}
@@ -294,19 +295,80 @@ async def _read_back(state: State, database: Database, table: Table, values: tup
     return body
 
 
-async def _with_lines(state: State, database: Database, lines: Table, values: tuple[Any, ...], body: bytes) -> bytes:
-    """The head's JSON with its lines read back under the lines' resource name."""
+def _batched(table: Table, keys: list[tuple[Any, ...]]) -> bool:
+    """Whether the rows of several heads (or their lines, by the first key column) are read back
+    together: a head key of one whole-number or text column, which the database gives back as the
+    write holds it."""
+    return len(keys) > 1 and len(keys[0]) == 1 and table.key[0].kind in ("integer", "string")
+
+
+async def _read_back_rows(state: State, database: Database, table: Table, keys: list[tuple[Any, ...]]) -> list[bytes]:
+    """The rows a create made, as a GET by key shows each: one statement for many keys, in chunks.
+
+    A key the batch does not give back exactly as asked (text the database compares without regard
+    to case) is read on its own, as before.
+    """
+    found: dict[tuple[Any, ...], bytes] = {}
+    if _batched(table, keys):
+        distinct = list(dict.fromkeys(keys))
+        for start in range(0, len(distinct), KEYS_PER_READ):
+            chunk = tuple(key[0] for key in distinct[start : start + KEYS_PER_READ])
+            rows = await read_rows_by_key_values(
+                state.engine,
+                database.name,
+                table,
+                chunk,
+                limit=len(chunk),
+                timeout=state.settings.query.statement_timeout_seconds,
+            )
+            found.update(rows)
+    return [found[key] if key in found else await _read_back(state, database, table, key) for key in keys]
+
+
+async def _read_back_lines(
+    state: State, database: Database, lines: Table, keys: list[tuple[Any, ...]]
+) -> list[list[bytes]]:
+    """Each head's lines, in key order, as a GET of the lines shows them: one statement for many heads.
+
+    A head whose lines the batch cannot surely give (the batch's limit reached, a line whose head
+    value is not exactly one asked for) has its lines read on its own, as before.
+    """
+    limit = state.settings.writes.max_rows_per_request + 1
+    timeout = state.settings.query.statement_timeout_seconds
+    found: dict[tuple[Any, ...], list[bytes]] = {}
+    if _batched(lines, keys):
+        distinct = list(dict.fromkeys(keys))
+        for start in range(0, len(distinct), KEYS_PER_READ):
+            chunk = distinct[start : start + KEYS_PER_READ]
+            rows = await read_rows_by_key_values(
+                state.engine,
+                database.name,
+                lines,
+                tuple(key[0] for key in chunk),
+                limit=limit * len(chunk),
+                timeout=timeout,
+            )
+            grouped: dict[tuple[Any, ...], list[bytes]] = {key: [] for key in chunk}
+            if len(rows) < limit * len(chunk) and all((line[0],) in grouped for line, _ in rows):
+                for line, body in rows:
+                    grouped[(line[0],)].append(body)
+                found.update(grouped)
+    return [
+        found[key][:limit] if key in found else await _lines_of(state, database, lines, key, limit, timeout)
+        for key in keys
+    ]
+
+
+async def _lines_of(
+    state: State, database: Database, lines: Table, values: tuple[Any, ...], limit: int, timeout: float
+) -> list[bytes]:
     link = {column.name: value for column, value in zip(lines.key, values, strict=False)}
-    rows = await read_rows_by_key_prefix(
-        state.engine,
-        database.name,
-        lines,
-        link,
-        limit=state.settings.writes.max_rows_per_request + 1,
-        timeout=state.settings.query.statement_timeout_seconds,
-    )
-    name = encode(plural_name(lines))
-    return body[:-1] + b"," + name + b":[" + b",".join(rows) + b"]}"
+    return await read_rows_by_key_prefix(state.engine, database.name, lines, link, limit=limit, timeout=timeout)
+
+
+def _with_lines(lines: Table, body: bytes, rows: list[bytes]) -> bytes:
+    """The head's JSON with its lines under the lines' resource name."""
+    return body[:-1] + b"," + encode(plural_name(lines)) + b":[" + b",".join(rows) + b"]}"
 
 
 def _answer(value: bytes, result: WriteResult) -> bytes:

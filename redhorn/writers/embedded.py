@@ -39,6 +39,7 @@ from redhorn.errors import (
 )
 from redhorn.metadata import Column, Database, Table
 from redhorn.writers import receipts, rules, tombstones
+from redhorn.writers.lookups import Lookups
 from redhorn.writers.model import (
     AddRows,
     Assign,
@@ -51,7 +52,7 @@ from redhorn.writers.model import (
     WriteRequest,
     WriteResult,
 )
-from redhorn.writers.numberseries import ensure_table, next_number
+from redhorn.writers.numberseries import LineNumbers, ensure_table, next_number
 from redhorn.writers.rules import LINE_TABLES, RowState, decimal_of, quote, today_number
 from redhorn.writers.sqlite_writer import SqliteWriter
 
@@ -177,12 +178,15 @@ class _Transaction:
         self.tombstone_days = tombstone_days
         self.messages: list[Message] = []
         self.changed_heads: set[Any] = set()
+        self.lookups = Lookups(connection)
+        self.line_numbers = LineNumbers(connection)
 
     def run(self, request: WriteRequest) -> WriteResult:
         rows: list[dict[str, Any]] = []
         for number, operation in enumerate(request.operations):
             table = self._table(operation.table)
             if isinstance(operation, AddRows):
+                rules.want_lookups(self.lookups, self.database, table, operation.rows)
                 for index, row in enumerate(operation.rows):
                     state = self._add(table, row, head=None, foreign_key=())
                     self._keep_messages(state, number, index)
@@ -211,7 +215,7 @@ class _Transaction:
 
     def _state(self, table: Table, values: dict[str, Any], head: dict[str, Any] | None) -> RowState:
         return RowState(
-            self.connection, self.database, table, values, self.today, head=head, time_of_day=self.time_of_day
+            self.connection, self.database, table, values, self.today, head, self.time_of_day, lookups=self.lookups
         )
 
     # Adding -------------------------------------------------------------------------------------
@@ -261,7 +265,7 @@ class _Transaction:
             if name in given:
                 continue
             if table.sql_name in LINE_TABLES and position == len(table.key) - 1:
-                state.values[name] = self._next_line_number(table, state.values)
+                state.values[name] = self.line_numbers.next(table, state.values)
                 continue
             try:
                 state.values[name] = next_number(self.connection, table.sql_name, name, column_no=column.number or 0)
@@ -269,22 +273,15 @@ class _Transaction:
                 message = f"{column.name!r} is required: no number series gives it"
                 raise MissingValue(message, target=column.name) from None
 
-    def _next_line_number(self, table: Table, values: dict[str, Any]) -> int:
-        head_key = table.key[:-1]
-        where = " AND ".join(f"{quote(c.sql_name)} = ?" for c in head_key)
-        line = quote(table.key[-1].sql_name)
-        (highest,) = self.connection.execute(
-            f"SELECT MAX({line}) FROM {quote(table.sql_name)} WHERE {where}",
-            tuple(values[c.sql_name] for c in head_key),
-        ).fetchone()
-        return int(highest or 0) + 1
-
     def _insert(self, table: Table, values: dict[str, Any]) -> None:
-        sql = insert_statement(table.sql_name, tuple(values))
+        sql = _insert_sql(table, values)
         try:
             self.connection.execute(sql, [v if type(v) in PLAIN else bind(v) for v in values.values()])
         except sqlite3.IntegrityError as exc:
             raise _integrity_error(table, values, exc) from None
+        self.lookups.forget(table.sql_name)
+        if table.sql_name in LINE_TABLES:
+            self.line_numbers.added(table, values)
 
     # Changing and deleting ----------------------------------------------------------------------
 
@@ -340,6 +337,7 @@ class _Transaction:
                 f"UPDATE {quote(table.sql_name)} SET {assignments} WHERE {where}",
                 [bind(state.values[n]) for n in changed] + params,
             )
+            self.lookups.forget(table.sql_name)
         if table.sql_name in LINE_TABLES:
             self.changed_heads.add(current[table.key[0].sql_name])
         return state
@@ -357,7 +355,10 @@ class _Transaction:
                 ).fetchall()
                 self.connection.execute(f"DELETE FROM {quote(lines.sql_name)} WHERE {link}", params)
                 tombstones.record(self.connection, lines, keys, days=self.tombstone_days)
+                self.lookups.forget(lines.sql_name)
         self.connection.execute(f"DELETE FROM {quote(table.sql_name)} WHERE {where}", params)
+        self.lookups.forget(table.sql_name)
+        self.line_numbers.forget()  # a head's highest line may be gone
         key = [current[column.sql_name] for column in table.key]
         tombstones.record(self.connection, table, [key], days=self.tombstone_days)
         if table.sql_name in LINE_TABLES:
@@ -408,17 +409,30 @@ def insert_statement(table: str, columns: tuple[str, ...]) -> str:
     return f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})"
 
 
-_not_set_rows: dict[int, tuple[Table, dict[str, Any]]] = {}
+_not_set_rows: dict[int, tuple[Table, dict[str, Any], str]] = {}
 
 
-def _not_set_row(table: Table) -> dict[str, Any]:
-    """A new row of `table` before any assignment, remembered per table (metadata never changes in place)."""
+def _not_set_entry(table: Table) -> tuple[Table, dict[str, Any], str]:
+    """A new row of `table` before any assignment and its INSERT, remembered per table (metadata
+    never changes in place)."""
     entry = _not_set_rows.get(id(table))
     if entry is None or entry[0] is not table:
         if len(_not_set_rows) > 4096:
             _not_set_rows.clear()
-        entry = _not_set_rows[id(table)] = (table, {column.sql_name: not_set(column) for column in table.columns})
-    return entry[1]
+        row = {column.sql_name: not_set(column) for column in table.columns}
+        entry = _not_set_rows[id(table)] = (table, row, insert_statement(table.sql_name, tuple(row)))
+    return entry
+
+
+def _not_set_row(table: Table) -> dict[str, Any]:
+    return _not_set_entry(table)[1]
+
+
+def _insert_sql(table: Table, values: dict[str, Any]) -> str:
+    """The INSERT of a new row's values: its table's own, unless columns were added to the row."""
+    _, row, sql = _not_set_entry(table)
+    # A row starts as the not-set row and its columns are only assigned, so the same length is the same columns.
+    return sql if len(values) == len(row) else insert_statement(table.sql_name, tuple(values))
 
 
 def not_set(column: Column) -> Any:

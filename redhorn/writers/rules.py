@@ -24,7 +24,8 @@ from typing import Any
 
 from redhorn.errors import InvalidValue
 from redhorn.metadata import Database, Table
-from redhorn.writers.model import Message
+from redhorn.writers.lookups import UNANSWERED, Lookups
+from redhorn.writers.model import Assign, Message, RowWrite, Step
 
 # A line table's rows live inside a row of its head table: their key is the head's key and a line
 # number given within it; they may be written nested in the head (`OrderLines` inside an order),
@@ -51,6 +52,10 @@ ORDER_FROM_ASSOCIATE = (
 )
 # What a line takes from its product: line column <- product column.
 LINE_FROM_PRODUCT = (("Descr", "Descr"), ("Un", "StSaleUn"))
+# (table, column) assigned -> the (table, column) rows are then looked up by, with the value as key.
+LOOKED_UP_BY: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("OrdLn", "ProdNo"): (("Prod", "ProdNo"), ("PrDcMat", "ProdNo")),
+}
 # What a new line takes from its order head.
 LINE_FROM_HEAD = (("TrTp", "TrTp"), ("Cur", "Cur"), ("DelDt", "DelDt"))
 # Visma's own record of when a row was made and last changed: the day (int yyyymmdd), the time
@@ -73,6 +78,8 @@ class RowState:
     # The time of the write, as Visma stamps it: (hhmm, milliseconds since midnight).
     time_of_day: tuple[int, int] = (0, 0)
     messages: list[Message] = field(default_factory=list)
+    # The request's batched reads; without them each lookup is a statement of its own.
+    lookups: Lookups | None = None
 
     def has(self, column: str) -> bool:
         return column in self.values
@@ -91,6 +98,16 @@ class RowState:
         if source is None:
             return None
         present = tuple(c for c in columns if source.column_by_sql_name(c) is not None)
+        if self.lookups is not None:
+            found = self.lookups.first(
+                (source.sql_name, where, present),
+                value,
+                lambda keys: self.connection.execute(
+                    _batch_statement(source.sql_name, present, where)(len(keys)), keys
+                ),
+            )
+            if found is not UNANSWERED:
+                return None if found is None else dict(zip(present, found[1:], strict=True))
         row = self.connection.execute(_lookup_statement(source.sql_name, present, where), (value,)).fetchone()
         return None if row is None else dict(zip(present, row, strict=True))
 
@@ -104,11 +121,43 @@ def _lookup_statement(table: str, columns: tuple[str, ...], where: str) -> str:
     return f"SELECT {select} FROM {quote(table)} WHERE {quote(where)} = ? LIMIT 1"
 
 
+@functools.lru_cache(maxsize=256)
+def _batch_statement(table: str, columns: tuple[str, ...], where: str) -> Callable[[int], str]:
+    """`_lookup_statement` for many keys at once, each row led by its key."""
+    select = ", ".join(quote(c) for c in (where, *columns))
+
+    @functools.lru_cache(maxsize=8)
+    def statement(keys: int) -> str:
+        return f"SELECT {select} FROM {quote(table)} WHERE {quote(where)} IN ({', '.join('?' * keys)})"
+
+    return statement
+
+
+def want_lookups(lookups: Lookups, database: Database, table: Table, rows: Iterable[RowWrite]) -> None:
+    """Announce the keys that rows to add and their nested rows will have the rules look up (their
+    lines' products), so that the first lookup reads them all."""
+    for row in rows:
+        _want(lookups, table.sql_name, row.steps)
+        for join in row.joins:
+            child = database.table_by_sql_name(join.table)
+            if child is not None:
+                for line in join.rows:
+                    _want(lookups, child.sql_name, line.steps)
+
+
+def _want(lookups: Lookups, table: str, steps: Iterable[Step]) -> None:
+    for step in steps:
+        for source, column in LOOKED_UP_BY.get((table, step.column), ()):
+            if isinstance(step, Assign):
+                lookups.want(source, column, (step.value,))
+
+
 def quote(name: str) -> str:
     """A SQLite identifier in double quotes (names come from the metadata, never from a client)."""
     return '"' + name.replace('"', '""') + '"'
 
 
+@functools.cache
 def _origins(pairs: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
     """The source columns of (target, source) pairs, each once, in order."""
     return tuple(dict.fromkeys(origin for _, origin in pairs))
@@ -186,15 +235,37 @@ def _price(state: RowState, product_no: str) -> tuple[Any, Any] | None:
     customer = head.get("CustNo") or 0
     day = head.get("OrdDt") or state.today
     dated = all(matrix.column_by_sql_name(c) is not None for c in ("FrDt", "ToDt"))
-    dates = ' AND ("FrDt" = 0 OR "FrDt" <= ?) AND ("ToDt" = 0 OR "ToDt" >= ?)' if dated else ""
-    params: tuple[Any, ...] = (product_no, customer, *((day, day) if dated else ()), customer)
-    latest = ', "FrDt" DESC' if dated else ""
-    row = state.connection.execute(
-        'SELECT "SalePr", "SaleDcP" FROM "PrDcMat" WHERE "ProdNo" = ? AND "CustNo" IN (0, ?)'
-        f'{dates} ORDER BY "CustNo" = ? DESC{latest}, "LnNo" DESC LIMIT 1',
-        params,
-    ).fetchone()
+    terms: tuple[Any, ...] = (customer, *((day, day) if dated else ()), customer)
+    if state.lookups is not None:
+        found = state.lookups.first(
+            (matrix.sql_name, "ProdNo", customer, day),
+            product_no,
+            lambda keys: state.connection.execute(_price_statement(dated)(len(keys)), (*keys, *terms)),
+            reserved=len(terms),
+            unique=False,
+        )
+        if found is not UNANSWERED:
+            return None if found is None else (found[1], found[2])
+    row = state.connection.execute(_price_statement(dated)(0), (product_no, *terms)).fetchone()
     return None if row is None else (row[0], row[1])
+
+
+@functools.cache
+def _price_statement(dated: bool) -> Callable[[int], str]:
+    """The price statement: for one product (0), the first row of `= ?`; for n products, every row
+    of `IN (...)`, each led by its product, in the same order."""
+    dates = ' AND ("FrDt" = 0 OR "FrDt" <= ?) AND ("ToDt" = 0 OR "ToDt" >= ?)' if dated else ""
+    latest = ', "FrDt" DESC' if dated else ""
+    rest = f' AND "CustNo" IN (0, ?){dates} ORDER BY "CustNo" = ? DESC{latest}, "LnNo" DESC'
+
+    @functools.lru_cache(maxsize=8)
+    def statement(products: int) -> str:
+        if not products:
+            return f'SELECT "SalePr", "SaleDcP" FROM "PrDcMat" WHERE "ProdNo" = ?{rest} LIMIT 1'
+        marks = ", ".join("?" * products)
+        return f'SELECT "ProdNo", "SalePr", "SaleDcP" FROM "PrDcMat" WHERE "ProdNo" IN ({marks}){rest}'
+
+    return statement
 
 
 def decimal_of(value: Any) -> Decimal:

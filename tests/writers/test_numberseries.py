@@ -91,3 +91,15 @@ async def test_idempotency_claims_answers_and_expiry(tmp_path: Path):
         assert await expiring.claim("demo\nF9999\nassociates", "k1", b"other") == Claimed(), "kept only so long"
     finally:
         await expiring.close()
+
+
+def test_the_default_interval_and_the_same_interval_given_are_one_series(tmp_path: Path):
+    connection = database(tmp_path / "F1.db")
+    set_default_interval(connection, "Actor", "CustNo", (500, 599))
+    assert next_number(connection, "Actor", "CustNo") == 500
+    assert next_number(connection, "Actor", "CustNo", interval=(500, 599)) == 501
+    assert next_number(connection, "Actor", "CustNo") == 502
+    statements: list[str] = []
+    connection.set_trace_callback(statements.append)
+    assert next_number(connection, "Actor", "CustNo") == 503
+    assert len(statements) == 3, "the default's row, the probe of the value, the new mark"

@@ -14,6 +14,7 @@ import pytest
 
 from redhorn.errors import InvalidValue
 from redhorn.metadata import Column, Database, Table
+from redhorn.writers.lookups import Lookups
 from redhorn.writers.model import Message
 from redhorn.writers.rules import (
     RowState,
@@ -49,6 +50,9 @@ PROPERTIES = {
     "TrTp": ("TransactionType", "integer"),
     "DelDt": ("DeliveryDate", "integer"),
     "SalePr": ("SalePrice", "decimal"),
+    "SaleDcP": ("SaleDiscountPercent", "decimal"),
+    "FrDt": ("FromDate", "integer"),
+    "ToDt": ("ToDate", "integer"),
     "CreDt": ("CreatedDate", "integer"),
     "ChDt": ("ChangedDate", "integer"),
 }
@@ -275,3 +279,78 @@ def test_nested_rows_go_by_the_english_name_made_plural_as_the_resource_is(name:
 def test_today_is_a_visma_date_number():
     assert today_number(dt.date(2024, 2, 29)) == 20240229
     assert 20000101 < today_number() < 21000101
+
+
+MATRIX = table("PrDcMat", "PriceMatrix", "prices", "LnNo ProdNo CustNo SalePr SaleDcP FrDt ToDt")
+HEAD = {"CustNo": 5, "OrdDt": 20240611}
+
+
+def priced(connection: sqlite3.Connection) -> World:
+    """Products with list prices, a customer's own prices (one expired, one superseded), and one without a price."""
+    world = World(connection, LINES, PRODUCTS, MATRIX)
+    for number in range(1, 13):
+        world.insert("Prod", ProdNo=f"P{number}", Descr=f"Product {number}", StSaleUn=number % 3)
+        world.insert(
+            "PrDcMat", LnNo=number, ProdNo=f"P{number}", CustNo=0, SalePr=10 + number, SaleDcP=0, FrDt=0, ToDt=0
+        )
+    world.insert("Prod", ProdNo="FREE", Descr="No price", StSaleUn=1)
+    world.insert("PrDcMat", LnNo=20, ProdNo="P1", CustNo=5, SalePr=8, SaleDcP=10, FrDt=20240101, ToDt=0)
+    world.insert("PrDcMat", LnNo=21, ProdNo="P1", CustNo=5, SalePr=7, SaleDcP=5, FrDt=20240601, ToDt=20241231)
+    world.insert("PrDcMat", LnNo=22, ProdNo="P2", CustNo=5, SalePr=1, SaleDcP=0, FrDt=20230101, ToDt=20231231)
+    world.insert("PrDcMat", LnNo=23, ProdNo="P3", CustNo=6, SalePr=2, SaleDcP=0, FrDt=0, ToDt=0)
+    return world
+
+
+def written_lines(world: World, products: list[str], lookups: Lookups | None) -> list[tuple[Any, ...]]:
+    """Each line's values and messages after its product is assigned, or the refusal that stopped them."""
+    if lookups is not None:
+        lookups.want("Prod", "ProdNo", products)
+        lookups.want("PrDcMat", "ProdNo", products)
+    made: list[tuple[Any, ...]] = []
+    for number, product in enumerate(products, start=1):
+        state = world.state("OrdLn", head=HEAD, OrdNo=1, LnNo=number, NoInvoAb=Decimal(number))
+        state.lookups = lookups
+        state.values["ProdNo"] = product
+        try:
+            after_assignment(state, "ProdNo")
+        except InvalidValue as refused:
+            made.append(("refused", str(refused), refused.code, refused.target))
+            break
+        made.append((state.values, state.messages))
+    return made
+
+
+def statements(connection: sqlite3.Connection) -> list[str]:
+    seen: list[str] = []
+    connection.set_trace_callback(seen.append)
+    return seen
+
+
+def test_lines_read_in_batches_get_what_lines_read_one_by_one_get(connection):
+    world = priced(connection)
+    products = ["P1", "P2", "P1", "FREE", "P3", "P2", "P1"]
+    one_by_one = written_lines(world, products, None)
+    seen = statements(connection)
+    batched = written_lines(world, products, Lookups(connection))
+    assert batched == one_by_one
+    assert [values["Price"] for values, _ in batched[:3]] == [7, 12, 7], "the customer's latest price, else the list's"
+    assert len(seen) == 2, "one statement for the products, one for their prices"
+
+
+def test_a_missing_product_in_the_middle_is_refused_as_one_by_one_refuses_it(connection):
+    world = priced(connection)
+    products = ["P1", "P2", "NOPE", "P4"]
+    batched = written_lines(world, products, Lookups(connection))
+    assert batched == written_lines(world, products, None)
+    assert batched[2] == ("refused", "No product has ProductNo 'NOPE'", "InvalidValue", "ProductNo")
+    assert len(batched) == 3, "the lines before it were filled in; none after"
+
+
+def test_more_products_than_one_batch_holds_are_read_in_several(connection):
+    world = priced(connection)
+    products = [f"P{number}" for number in range(1, 13)] + ["FREE", "P1"]
+    one_by_one = written_lines(world, products, None)
+    connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 8)  # prices bind 4 of their own: 4 products a statement
+    seen = statements(connection)
+    assert written_lines(world, products, Lookups(connection)) == one_by_one
+    assert (sum("Prod" in s and "PrDcMat" not in s for s in seen), sum("PrDcMat" in s for s in seen)) == (2, 4)
