@@ -2,7 +2,8 @@
 
     RedhornError
     ├── SettingsError            the settings file cannot be used (startup, `redhorn check`)
-    │   └── OverridesError       the site's dictionary overrides cannot be used
+    │   ├── OverridesError       the site's dictionary overrides cannot be used
+    │   └── WrapperLoadError     Visma's .NET wrapper assemblies cannot be loaded (`VbsWriter: wrapper`)
     ├── CertificateError         the TLS certificate and key cannot serve
     ├── CommandError             a mistake on the `redhorn` command line
     ├── LicenceError             a licence text is not acceptable (judged, then reported by status)
@@ -532,6 +533,11 @@ class SettingsError(RedhornError):
 
 class OverridesError(SettingsError):
     """The site overrides file cannot be used; the message names the file, the key and the line."""
+
+
+class WrapperLoadError(SettingsError):
+    """Visma's .NET wrapper cannot serve: one line naming the folder, and the assembly, type or member
+    missing from it (a wrapper of a version redhorn does not know). Stops startup."""
 
 
 class CertificateError(RedhornError):

@@ -1,24 +1,29 @@
-"""Which writer runs a write: the embedded executor, or the VBS transport.
+"""Which writer runs a write: the embedded executor, the VBS transport, or Visma's .NET wrapper.
 
-`VismaConnection.VbsEndpointAddress` decides: empty (or `embedded`) writes to the company's SQLite
-database in process, through the embedded engine's files; an address sends every write to the
-bridge on the Visma host. Against SQL Server without a VBS address there is nothing that may
-write (redhorn never writes Visma's tables with SQL of its own), and writes are refused.
+`VismaConnection.VbsWriter` names the writer ("embedded", "contract" or "wrapper", the last one
+Visma's .NET wrapper in process, see `wrapper`); left out, `VismaConnection.VbsEndpointAddress`
+decides: empty (or `embedded`) writes to the company's SQLite database in process, through the
+embedded engine's files; an address sends every write to the bridge on the Visma host. Against
+SQL Server without a VBS address there is nothing that may write (redhorn never writes Visma's
+tables with SQL of its own), and writes are refused.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from redhorn.errors import WritesNotConfigured
+from redhorn.errors import WrapperLoadError, WritesNotConfigured
 from redhorn.metadata import Database
 from redhorn.settings import Settings, embedded_database_file, embedded_folder
 from redhorn.writers.embedded import EmbeddedExecutor
 from redhorn.writers.model import WriteRequest, WriteResult
 from redhorn.writers.vbs import EMBEDDED, VbsTransport
+
+logger = logging.getLogger("redhorn.writers")
 
 
 class Writer(Protocol):
@@ -51,8 +56,25 @@ class NoWriter:
 
 
 def create_writer(settings: Settings, root: Path, database_of: Callable[[str], Database]) -> Writer:
-    """The writer the settings ask for: VBS when an address is set, else the embedded engine's files, else none."""
-    if settings.visma_connection.vbs_endpoint_address.strip().lower() not in EMBEDDED:
+    """The writer the settings ask for: `VbsWriter` when set; else VBS when an address is set, else the
+    embedded engine's files, else none.
+
+    Raises:
+        WrapperLoadError: `VbsWriter` is "wrapper" and Visma's wrapper cannot be loaded (stops startup).
+    """
+    connection = settings.visma_connection
+    if connection.vbs_writer == "wrapper":
+        from redhorn.writers.wrapper import WrapperWriter  # loads .NET only for the settings that ask for it
+
+        try:
+            return WrapperWriter(settings, root, database_of)
+        except WrapperLoadError as exc:
+            # One line that says what to fix, ahead of the server's traceback of the failed startup.
+            logger.error("Cannot start: %s", exc)
+            raise
+    if connection.vbs_writer == "contract" or (
+        not connection.vbs_writer and connection.vbs_endpoint_address.strip().lower() not in EMBEDDED
+    ):
         return VbsTransport(settings)
     folder = embedded_folder(settings, root)
     if folder is not None:

@@ -121,8 +121,7 @@ class VbsTransport:
         except msgspec.DecodeError:
             message = "Visma Business Services answered something that is not a write result"
             raise write_errors.VbsFailed(message) from None
-        raise_errors(result.messages)
-        _check_rows(request, result)
+        check_result(request, result)
         return result
 
     async def close(self) -> None:
@@ -182,6 +181,19 @@ def _connect_failure(exc: httpx.ConnectError) -> str:
             return f"cannot connect ({cause.strerror})"
         cause = cause.__cause__ or cause.__context__
     return f"cannot connect ({exc})"
+
+
+def check_result(request: WriteRequest, result: WriteResult, *, rows: bool = True) -> None:
+    """What every writer through VBS does with VBS's answer: its error messages raised as the errors
+    they name (`raise_errors`), then, with `rows`, one row read back per row added or changed.
+
+    Raises:
+        ApiError: the error a message names by its code (404, 409, 412, 422).
+        VbsFailed: any other error message, or rows missing from the answer (502).
+    """
+    raise_errors(result.messages)
+    if rows:
+        _check_rows(request, result)
 
 
 def _check_rows(request: WriteRequest, result: WriteResult) -> None:
