@@ -4,10 +4,13 @@ Every figure is the median of several interleaved rounds, and every comparison i
 a peer measured in the same run, because the machines are noisy. Sections:
 
 - page:  the 100-row sorted page, redhorn (HTTP behind a trusted proxy, and HTTPS) against a
-         hand-written Starlette floor and datasette, with wrk on loopback, one worker each.
+         hand-written Starlette floor, the limit floor (raw ASGI, every trick redhorn uses and
+         nothing else), FastAPI + SQLAlchemy + Pydantic as an integrator would write it, and
+         datasette, with wrk on loopback, one worker each.
 - pull:  a whole-table pull of the 1,000,000 order lines through nextLinks, against $skip paging
          at the same depths and datasette's own `_next` pagination over the same file.
-- engines: the same page through aiosqlite and through aioodbc (the SQLite ODBC driver).
+- engines: the same page and a 100,000-row nextLink pull through aiosqlite and through aioodbc
+         (the SQLite ODBC driver), with the CPU each thread spends per statement.
 - auth:  what a Basic or Bearer credential check costs per request, in process.
 - openapi: the OpenAPI document's build time for the demo and a 350-table x 40-column company.
 - crawl: the catalog crawl of a synthetic 350-table x 40-column company database.
@@ -22,6 +25,8 @@ a peer measured in the same run, because the machines are noisy. Sections:
 - observability: the 100-row page with logs and metrics on against both off.
 - cluster: the 100-row page from --workers 2 against one worker, and two hosts behind nginx
          (shared Redis) against one host.
+- profile: the 100-row page profiled in process under wrk: the top frames by self time, so that
+         the next change starts from a measurement.
 
 Run one section with `python -m bench page`; the default runs them all.
 """
@@ -48,9 +53,11 @@ from bench import servers
 from bench.apply import bench_apply
 from bench.cluster import bench_cluster
 from bench.compression import bench_compression
+from bench.engines import bench_engines
 from bench.export import bench_export
 from bench.observability import bench_observability
 from bench.parse import bench_parse
+from bench.profile import bench_profile
 from bench.servers import bearer_token
 from bench.starvation import bench_starvation
 from bench.writes import bench_writes
@@ -106,34 +113,6 @@ def measure(start: Callable[[], contextlib.AbstractContextManager[Contenders]]) 
             for name in names[round_no % len(names) :] + names[: round_no % len(names)]:
                 rounds.setdefault(name, []).append(run_wrk(contenders[name][0], headers=headers[name]))
     return {name: median_load(values) for name, values in rounds.items()}
-
-
-def bench_engines(work: Path) -> dict[str, Any]:
-    """The same 100-row page through the embedded engine and through aioodbc (SQLite ODBC driver)."""
-    path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
-    data = servers.ROOT / "data"
-    embedded = servers.bench_settings(work / "embedded")
-    odbc = servers.bench_settings(
-        work / "odbc", VismaConnection={"VismaDbConnectionString": f"Driver=SQLite3;Database={data}/{{database}}.db"}
-    )
-
-    @contextlib.contextmanager
-    def start() -> Iterator[Contenders]:
-        with servers.redhorn(embedded, tls=False) as first, servers.redhorn(odbc, tls=False) as second:
-            bearer = "Bearer " + bearer_token(first)
-            yield {
-                "redhorn aiosqlite (http, bearer)": (f"http://127.0.0.1:{first}{path}", bearer),
-                "redhorn aioodbc (http, bearer)": (f"http://127.0.0.1:{second}{path}", bearer),
-            }
-
-    loads = measure(start)
-    print_table(f"100-row page through each engine (median of {ROUNDS} rounds, wrk -c16)", loads)
-    ratio = (
-        loads["redhorn aioodbc (http, bearer)"].requests_per_second
-        / loads["redhorn aiosqlite (http, bearer)"].requests_per_second
-    )
-    print(f"  {'aioodbc / aiosqlite':34} {ratio:9.2f}")
-    return {"loads": {k: v.__dict__ for k, v in loads.items()}, "ratios": {"aioodbc / aiosqlite": ratio}}
 
 
 # The properties of Order that the dictionary named before it held the whole model (53 columns):
@@ -199,7 +178,6 @@ def bench_page(work: Path) -> dict[str, Any]:
     settings_file = servers.bench_settings(work)
     path = "/api/9999/orders?$top=100&$orderBy=OrderNo%20desc"
     narrow_path = path + "&$select=" + ",".join(NARROW_ORDER_PROPERTIES)
-    narrow_path = path + "&$select=" + ",".join(NARROW_ORDER_PROPERTIES)
     basic = "Basic " + base64.b64encode(":".join(servers.BENCH_USER).encode()).decode()
     peer_path = "/F9999/Ord.json?_sort_desc=OrdNo&_size=100&_shape=array&_nocount=1"
 
@@ -210,6 +188,8 @@ def bench_page(work: Path) -> dict[str, Any]:
             servers.redhorn(settings_file, tls=True) as secure,
             servers.redhorn_without_authentication(settings_file) as open_,
             servers.floor() as floor,
+            servers.limit_floor() as limit,
+            servers.fastapi_peer() as fastapi,
             servers.datasette(servers.ROOT / "data" / "F9999.db") as peer,
         ):
             bearer = "Bearer " + bearer_token(plain)
@@ -219,9 +199,11 @@ def bench_page(work: Path) -> dict[str, Any]:
                 "redhorn (http, no authentication)": (f"http://127.0.0.1:{open_}{path}", None),
                 "redhorn (https, bearer)": (f"https://127.0.0.1:{secure}{path}", bearer),
                 "starlette floor (http)": (f"http://127.0.0.1:{floor}/orders", None),
+                "limit floor (http)": (f"http://127.0.0.1:{limit}/orders", None),
                 "redhorn (http, bearer, 53 columns)": (f"http://127.0.0.1:{plain}{narrow_path}", bearer),
                 "starlette floor (http, 53 columns)": (f"http://127.0.0.1:{floor}/orders/narrow", None),
                 "datasette (http)": (f"http://127.0.0.1:{peer}{peer_path}", None),
+                "fastapi+sqlalchemy (http)": (f"http://127.0.0.1:{fastapi}/orders?top=100", None),
             }
 
     loads = measure(start)
@@ -231,16 +213,20 @@ def bench_page(work: Path) -> dict[str, Any]:
     unauthenticated = loads["redhorn (http, no authentication)"].requests_per_second
     ratios = {
         "redhorn / starlette floor": ours / loads["starlette floor (http)"].requests_per_second,
+        "redhorn / limit floor": ours / loads["limit floor (http)"].requests_per_second,
         "redhorn / floor, 53 columns": loads["redhorn (http, bearer, 53 columns)"].requests_per_second
         / loads["starlette floor (http, 53 columns)"].requests_per_second,
         "all columns / 53 columns (redhorn)": ours / loads["redhorn (http, bearer, 53 columns)"].requests_per_second,
         "redhorn / datasette": ours / loads["datasette (http)"].requests_per_second,
+        "redhorn / fastapi+sqlalchemy": ours / loads["fastapi+sqlalchemy (http)"].requests_per_second,
         "redhorn https / redhorn http": loads["redhorn (https, bearer)"].requests_per_second / ours,
         "bearer / no authentication": ours / unauthenticated,
         "basic / no authentication": loads["redhorn (http, basic)"].requests_per_second / unauthenticated,
     }
+    goals = {"redhorn / limit floor": 0.9, "redhorn / fastapi+sqlalchemy": 5.0}
     for name, ratio in ratios.items():
-        print(f"  {name:34} {ratio:9.2f}")
+        goal = f"   (goal >= {goals[name]:g})" if name in goals else ""
+        print(f"  {name:34} {ratio:9.2f}{goal}")
     return {"loads": {k: v.__dict__ for k, v in loads.items()}, "ratios": ratios}
 
 
@@ -578,6 +564,7 @@ SECTIONS: dict[str, Callable[[Path], dict[str, Any]]] = {
     "export": bench_export,
     "observability": bench_observability,
     "cluster": bench_cluster,
+    "profile": bench_profile,
 }
 
 

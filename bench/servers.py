@@ -125,6 +125,29 @@ def floor() -> Iterator[int]:
         yield ready
 
 
+# How redhorn serves (`redhorn serve`): httptools, uvicorn's default loop, one worker, no server header,
+# forwarded headers not read by uvicorn; the hand-written contenders of the page are served alike.
+UVICORN_AS_REDHORN = ["--http", "httptools", "--no-server-header", "--no-proxy-headers"]
+
+
+@contextlib.contextmanager
+def limit_floor() -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "uvicorn"), "bench.limit_floor:app", "--port", str(port), "--no-access-log"]
+    args += ["--log-level", "warning", *UVICORN_AS_REDHORN]
+    with process(args, port, env={"DATA": str(ROOT / "data" / "F9999.db")}) as ready:
+        yield ready
+
+
+@contextlib.contextmanager
+def fastapi_peer() -> Iterator[int]:
+    port = free_port()
+    args = [str(BIN / "uvicorn"), "bench.fastapi_peer:app", "--port", str(port), "--no-access-log"]
+    args += ["--log-level", "warning", *UVICORN_AS_REDHORN]
+    with process(args, port, env={"DATA": str(ROOT / "data" / "F9999.db")}) as ready:
+        yield ready
+
+
 @contextlib.contextmanager
 def write_floor(database: Path) -> Iterator[int]:
     port = free_port()
