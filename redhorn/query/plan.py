@@ -159,13 +159,7 @@ def plan_key_prefix(table: Table, values: dict[str, Any], *, limit: int, json_ro
     for name, value in values.items():
         term = Compare("eq", Property(name), Literal(value))
         where = term if where is None else BoolOp("and", where, term)
-    output = table.columns
-    order = tuple(OrderColumn(column) for column in table.key)
-    json_rows = json_rows and can_render_json(output)
-    columns = tuple(entry.column for entry in order) if json_rows else output
-    return SelectQuery(
-        table=table, columns=columns, output=output, json_rows=json_rows, where=where, order=order, limit=limit
-    )
+    return _whole_rows_in_key_order(table, where, limit=limit, json_rows=json_rows)
 
 
 def plan_key_values(table: Table, values: tuple[Any, ...], *, limit: int, json_rows: bool = False) -> SelectQuery:
@@ -175,6 +169,12 @@ def plan_key_values(table: Table, values: tuple[Any, ...], *, limit: int, json_r
     the same way, each row followed by its key values.
     """
     where = In(Property(table.key[0].name), tuple(Literal(value) for value in values))
+    return _whole_rows_in_key_order(table, where, limit=limit, json_rows=json_rows)
+
+
+def _whole_rows_in_key_order(table: Table, where: Expression | None, *, limit: int, json_rows: bool) -> SelectQuery:
+    """Every column of the rows `where` selects, in key order; as JSON followed by the key values
+    where the engine renders JSON, so the reader can tell the rows apart without decoding them."""
     output = table.columns
     order = tuple(OrderColumn(column) for column in table.key)
     json_rows = json_rows and can_render_json(output)

@@ -37,6 +37,7 @@ from redhorn.sql import MssqlDialect, SqliteDialect, Statement, mssql as mssql_m
 from redhorn.sql.compiler import compile_select
 from redhorn.sql.mssql import MssqlJsonDialect, mssql_dialect
 from tests.conftest import settings_document
+from tests.sql.test_tsql_golden import render
 from tests.sql.tsql_json import Value, escape_text, evaluate_json_row, for_json_value, pyodbc_value
 
 GOLDEN = Path(__file__).parent / "golden" / "tsql_json.sql"
@@ -368,18 +369,6 @@ def statements(metadata: Metadata) -> list[tuple[str, Statement]]:
         )
     )
     return found
-
-
-def _param(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
-
-
-def render(found: list[tuple[str, Statement]]) -> str:
-    blocks = []
-    for label, statement in found:
-        params = json.dumps([_param(p) for p in statement.params], ensure_ascii=False)
-        blocks.append(f"-- {label}\n-- params: {params}\n{statement.sql};")
-    return "\n\n".join(blocks) + "\n"
 
 
 def _json_subqueries(tree: Any) -> list[exp.Select]:
