@@ -107,7 +107,7 @@ def command_serve(args: argparse.Namespace) -> int:
     create_engine(settings, root_of(settings_file), warn=False)  # fail early on a bad connection string
     load_dictionary(overrides_file(settings_file))  # and on a bad site overrides file, naming it and the line
     check_cluster_key(settings)  # and on several hosts without one signing key
-    if settings.visma_connection.vbs_writer == "wrapper":  # and on Visma's assemblies missing or unknown
+    if settings.visma_connection.writer == "wrapper":  # and on Visma's assemblies missing or unknown
         from redhorn.writers.wrapper_runtime import load_wrapper
 
         load_wrapper(resolve_path(settings.visma_connection.vbs_assembly_path, root_of(settings_file)))

@@ -116,6 +116,14 @@ class VismaConnection(_Section, frozen=True):
         if self.vbs_writer == "wrapper" and not self.vbs_assembly_path:
             raise ValueError("VbsWriter 'wrapper' needs VbsAssemblyPath, the folder of Visma's wrapper assemblies")
 
+    @property
+    def writer(self) -> Literal["embedded", "contract", "wrapper"]:
+        """The writer these settings choose: `VbsWriter`, or when it is left out, the contract writer
+        for an address in `VbsEndpointAddress` and the embedded one without."""
+        if self.vbs_writer:
+            return self.vbs_writer
+        return "embedded" if self.vbs_endpoint_address.strip().lower() in ("", "embedded") else "contract"
+
     def __repr__(self) -> str:
         return "VismaConnection(...)"
 
@@ -702,6 +710,16 @@ def validation_problem(message: str, cleaned: str, source: str) -> str:
     return f"{source}: {message.split(' - at ')[0]} (key {where}, line {line})"
 
 
+def settings_object(text: str) -> dict[str, Any] | None:
+    """The settings file's JSON object, its comments left out; None when it is not one (the parser
+    then says why, naming the line)."""
+    try:
+        document = msgspec.json.decode(strip_comments(text))
+    except msgspec.DecodeError:
+        return None
+    return document if isinstance(document, dict) else None
+
+
 def parse_with_environment(text: str, source: str, environ: Mapping[str, str]) -> Settings:
     """`parse_settings`, with the overrides `environ` holds applied on top of the file first.
 
@@ -712,11 +730,8 @@ def parse_with_environment(text: str, source: str, environ: Mapping[str, str]) -
     if not environment_overrides(environ):
         return parse_settings(text, source)
     cleaned = strip_comments(text)
-    try:
-        document = msgspec.json.decode(cleaned)
-    except msgspec.DecodeError:
-        document = None
-    if not isinstance(document, dict):
+    document = settings_object(text)
+    if document is None:
         return parse_settings(text, source)  # not a JSON object: raises, naming the line
     merged, problems = apply_environment(document, environ)
     if problems:

@@ -178,6 +178,35 @@ def test_an_unreachable_vbs_address_is_named(
     assert "cannot be reached" in errors[0] and SECRET not in errors[0]
 
 
+def test_an_address_the_embedded_writer_does_not_use_is_not_reached(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_folder: Path, certificate: tuple[Path, Path]
+):
+    connection = {"VbsWriter": "embedded", "VbsEndpointAddress": f"http://127.0.0.1:{free_port()}/vbs"}
+    document = deep_merge(settings_document(demo_folder), {"VismaConnection": connection})
+    code, errors, out = run_check(capsys, write_settings(tmp_path, document, certificate))
+    assert (code, errors) == (0, []) and "VBS" not in out
+
+
+def test_wrapper_assemblies_that_cannot_load_are_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, demo_folder: Path, certificate: tuple[Path, Path]
+):
+    missing = tmp_path / "no-visma-here"
+    connection = {
+        "VbsWriter": "wrapper",
+        "VbsAssemblyPath": str(missing),
+        "VbsEndpointAddress": f"http://127.0.0.1:{free_port()}/vbs",
+        "VbsIntegrationUserPassword": SECRET,
+    }
+    document = deep_merge(
+        settings_document(demo_folder), {"VismaConnection": connection, "Writes": {"VbsConnectTimeoutSeconds": 2}}
+    )
+    code, errors, _ = run_check(capsys, write_settings(tmp_path, document, certificate))
+    assert code == 1
+    assert any(f"VismaConnection.VbsAssemblyPath {str(missing.resolve())!r} is not a folder" in e for e in errors)
+    assert any("VBS at http://127.0.0.1:" in e and "cannot be reached" in e for e in errors), "and VBS is tried"
+    assert SECRET not in "\n".join(errors)
+
+
 @pytest.mark.parametrize("answering", [405], indirect=True)
 def test_a_vbs_bridge_that_answers_is_reached(
     capsys: pytest.CaptureFixture[str],

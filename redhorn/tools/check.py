@@ -33,7 +33,14 @@ from redhorn.catalog.crawler import (
 from redhorn.catalog.dictionary import load_dictionary, overrides_file
 from redhorn.engines.base import Engine
 from redhorn.engines.connect import create_engine
-from redhorn.errors import ApiError, CertificateError, DatabaseUnavailable, LicenceError, SettingsError
+from redhorn.errors import (
+    ApiError,
+    CertificateError,
+    DatabaseUnavailable,
+    LicenceError,
+    SettingsError,
+    WrapperLoadError,
+)
 from redhorn.licensing.licence import load_public_key, read_licence
 from redhorn.server.tls import check_certificate_pair
 from redhorn.settings import (
@@ -43,11 +50,12 @@ from redhorn.settings import (
     parse_settings,
     resolve_path,
     setting_fields,
+    settings_object,
     strip_comments,
     struct_of,
     validation_problem,
 )
-from redhorn.writers.vbs import EMBEDDED, address_for_log
+from redhorn.writers.vbs import address_for_log
 
 # The longest one database's check may take (a login timeout, then a ping's own limit).
 DATABASE_SECONDS = 30.0
@@ -109,15 +117,13 @@ def _line_number(problem: str) -> int:
 def settings_problems(text: str, source: str, environ: Mapping[str, str]) -> tuple[Settings | None, list[str]]:
     """The settings `text` and the environment make, or every problem they have, one line each (file order)."""
     cleaned = strip_comments(text)
-    try:
-        document = msgspec.json.decode(cleaned)
-    except msgspec.DecodeError:
-        document = None
-    if not isinstance(document, dict):
+    document = settings_object(text)
+    if document is None:
         try:
             parse_settings(text, source)  # not a JSON object: its own error, with the line
         except SettingsError as exc:
             return None, [str(exc)]
+        return None, [f"{source}: the settings are not a JSON object"]
     merged, problems = apply_environment(document, environ)
     found = [validation_problem(message, cleaned, source) for message in _collect(merged, Settings, "$")]
     problems += sorted(found, key=_line_number)
@@ -193,12 +199,27 @@ def _http_failure(exc: httpx.HTTPError, client: httpx.AsyncClient) -> str:
     return f"the request failed ({type(exc).__name__})"
 
 
+def check_wrapper(settings: Settings, root: Path, source: str, report: Report) -> None:
+    """Load Visma's wrapper assemblies as the server will, when the settings choose the wrapper writer."""
+    connection = settings.visma_connection
+    if connection.writer != "wrapper":
+        return
+    from redhorn.writers.wrapper_runtime import load_wrapper  # starts .NET only for these settings
+
+    try:
+        load_wrapper(resolve_path(connection.vbs_assembly_path, root))
+    except WrapperLoadError as exc:
+        report.problems.append(f"{source}: {exc}")
+        return
+    report.working.append("Visma's wrapper assemblies load")
+
+
 async def check_vbs(settings: Settings, source: str, report: Report) -> None:
     """GET the VBS bridge's address with the integration user's credentials: any answer but a refusal
     of the credentials or a gateway's 5xx shows that writes can reach it. A GET writes nothing."""
     connection, writes = settings.visma_connection, settings.writes
     address = connection.vbs_endpoint_address
-    if address.strip().lower() in EMBEDDED:
+    if connection.writer == "embedded":
         return
     shown = address_for_log(address)
     timeout = httpx.Timeout(writes.vbs_timeout_seconds, connect=writes.vbs_connect_timeout_seconds)
@@ -317,6 +338,8 @@ def check(settings_file: Path, environ: Mapping[str, str], *, tls: bool = True) 
         load_dictionary(overrides_file(settings_file))
     except SettingsError as exc:
         report.problems.append(str(exc))
+
+    check_wrapper(settings, root, source, report)
 
     async def reach() -> None:
         await check_databases(settings, root, source, report)

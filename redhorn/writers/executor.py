@@ -21,7 +21,7 @@ from redhorn.metadata import Database
 from redhorn.settings import Settings, embedded_database_file, embedded_folder
 from redhorn.writers.embedded import EmbeddedExecutor
 from redhorn.writers.model import WriteRequest, WriteResult
-from redhorn.writers.vbs import EMBEDDED, VbsTransport
+from redhorn.writers.vbs import VbsTransport
 
 logger = logging.getLogger("redhorn.writers")
 
@@ -62,8 +62,8 @@ def create_writer(settings: Settings, root: Path, database_of: Callable[[str], D
     Raises:
         WrapperLoadError: `VbsWriter` is "wrapper" and Visma's wrapper cannot be loaded (stops startup).
     """
-    connection = settings.visma_connection
-    if connection.vbs_writer == "wrapper":
+    writer = settings.visma_connection.writer
+    if writer == "wrapper":
         from redhorn.writers.wrapper import WrapperWriter  # loads .NET only for the settings that ask for it
 
         try:
@@ -72,9 +72,7 @@ def create_writer(settings: Settings, root: Path, database_of: Callable[[str], D
             # One line that says what to fix, ahead of the server's traceback of the failed startup.
             logger.error("Cannot start: %s", exc)
             raise
-    if connection.vbs_writer == "contract" or (
-        not connection.vbs_writer and connection.vbs_endpoint_address.strip().lower() not in EMBEDDED
-    ):
+    if writer == "contract":
         return VbsTransport(settings)
     folder = embedded_folder(settings, root)
     if folder is not None:
