@@ -234,14 +234,18 @@ def test_a_failing_service_keeps_the_old_licence(tmp_path: Path, demo_folder: Pa
     assert "Licence renewal failed, retrying in" in log and original not in log and original.split(".")[2] not in log
 
 
+LIFETIME_SECONDS = 12
+
+
 def test_expiry_while_running_then_a_renewal_brings_the_api_back(tmp_path: Path, demo_folder: Path, issuer):
     licence = tmp_path / "redhorn.lic"
-    licence.write_text(issue_licence(issuer["key"], "ACME", days=4 / 86400) + "\n")
+    # Long enough to outlast a server's start on a busy machine (two test processes, servers of their own).
+    licence.write_text(issue_licence(issuer["key"], "ACME", days=LIFETIME_SECONDS / 86400) + "\n")
     port = free_port()
     section = {"LicenceServiceBaseUrl": f"http://127.0.0.1:{port}", "CheckIntervalSeconds": 1, "RetrySeconds": 0.5}
     with start_server(tmp_path / "server", licensed(demo_folder, issuer, licence, **section)) as server:
         assert orders(server).status_code == 200
-        wait_for(lambda: orders(server).status_code == 503)
+        wait_for(lambda: orders(server).status_code == 503, seconds=LIFETIME_SECONDS + 20)
         response = orders(server)
         assert_error_shape(response, 503, "LicenceInvalid")
         assert "expired" in response.json()["error"]["message"]
